@@ -1,0 +1,1 @@
+//! Local Upstash services (work in progress).

@@ -1,0 +1,1 @@
+//! Upstash Redis REST client (work in progress).

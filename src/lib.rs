@@ -1,0 +1,16 @@
+//! # upstash
+//!
+//! The umbrella crate of the Upstash Rust SDK: it re-exports each service crate behind a
+//! feature of the same name, so one dependency line gives access to the whole family.
+//!
+//! | feature | crate |
+//! |---|---|
+//! | `redis` (default) | [`upstash_redis`] as [`redis`] |
+//!
+//! [`upstash_core`] (transport, auth, retries, env helpers) is always available as [`core`].
+#![forbid(unsafe_code)]
+
+pub use upstash_core as core;
+
+#[cfg(feature = "redis")]
+pub use upstash_redis as redis;
