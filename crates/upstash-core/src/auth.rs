@@ -47,8 +47,9 @@ impl Auth {
             }
             Self::None => return Ok(None),
         };
-        let mut value = HeaderValue::from_str(&raw)
-            .map_err(|_| Error::Config("credential contains characters not allowed in an HTTP header".into()))?;
+        let mut value = HeaderValue::from_str(&raw).map_err(|_| {
+            Error::Config("credential contains characters not allowed in an HTTP header".into())
+        })?;
         value.set_sensitive(true);
         Ok(Some(value))
     }
@@ -62,7 +63,9 @@ mod tests {
     fn basic_header_is_base64_and_sensitive() {
         let auth = Auth::basic("user", "pass");
         let value = auth.header_value().ok().flatten();
-        let value = value.as_ref().map(|v| (v.to_str().ok().map(str::to_owned), v.is_sensitive()));
+        let value = value
+            .as_ref()
+            .map(|v| (v.to_str().ok().map(str::to_owned), v.is_sensitive()));
         assert_eq!(value, Some((Some("Basic dXNlcjpwYXNz".to_owned()), true)));
     }
 
@@ -77,6 +80,9 @@ mod tests {
 
     #[test]
     fn newline_in_token_is_a_config_error() {
-        assert!(matches!(Auth::bearer("a\nb").header_value(), Err(Error::Config(_))));
+        assert!(matches!(
+            Auth::bearer("a\nb").header_value(),
+            Err(Error::Config(_))
+        ));
     }
 }

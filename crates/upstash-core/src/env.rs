@@ -50,7 +50,9 @@ pub fn base_url(what: &str, value: &str) -> Result<url::Url, Error> {
     let parsed = url::Url::parse(trimmed)
         .map_err(|e| Error::Config(format!("{what} is not a valid URL: {e}")))?;
     if parsed.scheme() != "http" && parsed.scheme() != "https" {
-        return Err(Error::Config(format!("{what} must start with http:// or https://")));
+        return Err(Error::Config(format!(
+            "{what} must start with http:// or https://"
+        )));
     }
     Ok(parsed)
 }
@@ -71,7 +73,10 @@ mod tests {
     #[test]
     fn credential_checks_do_not_leak_value() {
         let err = check_credential("token", "abc def").map_err(|e| e.to_string());
-        assert_eq!(err, Err("invalid configuration: token contains whitespace".to_owned()));
+        assert_eq!(
+            err,
+            Err("invalid configuration: token contains whitespace".to_owned())
+        );
         assert!(check_credential("token", "abc").is_ok());
     }
 

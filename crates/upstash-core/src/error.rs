@@ -136,14 +136,29 @@ mod tests {
 
     #[test]
     fn classification() {
-        assert_eq!(Error::from_status(429, b"", None).retry_kind(), RetryKind::Throttled);
-        assert_eq!(Error::from_status(503, b"", None).retry_kind(), RetryKind::Unknown);
-        assert_eq!(Error::from_status(400, b"", None).retry_kind(), RetryKind::Permanent);
-        assert!(matches!(Error::from_status(401, b"no", None), Error::Unauthorized { .. }));
+        assert_eq!(
+            Error::from_status(429, b"", None).retry_kind(),
+            RetryKind::Throttled
+        );
+        assert_eq!(
+            Error::from_status(503, b"", None).retry_kind(),
+            RetryKind::Unknown
+        );
+        assert_eq!(
+            Error::from_status(400, b"", None).retry_kind(),
+            RetryKind::Permanent
+        );
+        assert!(matches!(
+            Error::from_status(401, b"no", None),
+            Error::Unauthorized { .. }
+        ));
         let missing = Error::MissingEnv {
             name: "A".into(),
             fallbacks: vec!["B".into()],
         };
-        assert_eq!(missing.to_string(), "environment variable A is not set (also tried B)");
+        assert_eq!(
+            missing.to_string(),
+            "environment variable A is not set (also tried B)"
+        );
     }
 }

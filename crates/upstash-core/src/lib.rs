@@ -19,7 +19,7 @@ mod telemetry;
 mod transport;
 
 pub use auth::Auth;
-pub use error::{Error, RetryKind};
+pub use error::{snippet, Error, RetryKind};
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use telemetry::Telemetry;
@@ -28,5 +28,5 @@ pub use transport::{BodyStream, Request, Response, Transport, TransportBuilder};
 /// Re-exported HTTP types that appear in this crate's API.
 pub mod http {
     pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-    pub use reqwest::{Method, StatusCode};
+    pub use reqwest::{Client as HttpClient, Method, StatusCode};
 }

@@ -127,6 +127,9 @@ mod tests {
         assert!(p.allows(RetryKind::NotSent, false));
         assert!(p.allows(RetryKind::Throttled, false));
         assert!(!p.allows(RetryKind::Permanent, true));
-        assert!(p.clone().with_retry_unknown_outcome(true).allows(RetryKind::Unknown, false));
+        assert!(p
+            .clone()
+            .with_retry_unknown_outcome(true)
+            .allows(RetryKind::Unknown, false));
     }
 }

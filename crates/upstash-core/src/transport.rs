@@ -416,7 +416,10 @@ mod tests {
         let r = Request::new(Method::POST, "/set/secret-key/value?EX=1");
         assert_eq!(r.endpoint(), "set");
         assert_eq!(Request::new(Method::POST, "/").endpoint(), "");
-        assert_eq!(Request::new(Method::POST, "/pipeline").endpoint(), "pipeline");
+        assert_eq!(
+            Request::new(Method::POST, "/pipeline").endpoint(),
+            "pipeline"
+        );
     }
 
     #[test]
@@ -438,7 +441,13 @@ mod tests {
         let Ok(t) = t else { panic!("build") };
         let started = Instant::now();
         let err = t.send(&Request::new(Method::GET, "/")).await;
-        assert!(matches!(err, Err(Error::Transport { maybe_sent: false, .. })));
+        assert!(matches!(
+            err,
+            Err(Error::Transport {
+                maybe_sent: false,
+                ..
+            })
+        ));
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

@@ -1,0 +1,4 @@
+//! bitmaps commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

@@ -1,0 +1,4 @@
+//! geo commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

@@ -1,0 +1,4 @@
+//! hashes commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

@@ -1,0 +1,4 @@
+//! hyperloglog commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

@@ -1,0 +1,4 @@
+//! keys commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

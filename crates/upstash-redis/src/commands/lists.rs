@@ -1,0 +1,4 @@
+//! lists commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

@@ -1,0 +1,4 @@
+//! pubsub commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

@@ -1,0 +1,4 @@
+//! scripting commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

@@ -1,0 +1,4 @@
+//! server commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

@@ -1,0 +1,4 @@
+//! sets commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

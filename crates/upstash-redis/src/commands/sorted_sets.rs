@@ -1,0 +1,4 @@
+//! sorted sets commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};

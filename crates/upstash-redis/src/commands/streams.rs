@@ -1,0 +1,4 @@
+//! streams commands.
+
+#[allow(unused_imports)]
+use crate::{Command, ToArgs};
