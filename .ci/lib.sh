@@ -20,13 +20,15 @@ ensure_redis_server() {
     redis-server --version
 }
 
-# start_upstash_local BIN WORKDIR: starts BIN in the background (own process group), waits for
-# the env block it prints when ready and evals it. Sets LOCAL_PID and the exported variables.
+# start_upstash_local BIN WORKDIR [ARGS...]: starts BIN in the background (own process group),
+# waits for the env block it prints when ready and evals it. Sets LOCAL_PID and the exported
+# variables.
 start_upstash_local() {
     local bin=$1 work=$2
+    shift 2
     local out="$work/upstash-local.out" err="$work/upstash-local.err"
     # Started from WORKDIR so that any state it keeps stays out of the repo.
-    (cd "$work" && exec setsid "$bin" >"$out" 2>"$err" </dev/null) &
+    (cd "$work" && exec setsid "$bin" "$@" >"$out" 2>"$err" </dev/null) &
     LOCAL_PID=$!
     local waited=0
     until grep -q '^export UPSTASH_REDIS_REST_TOKEN=' "$out" 2>/dev/null; do
