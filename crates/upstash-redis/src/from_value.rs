@@ -16,6 +16,14 @@ use crate::{Error, Result, Value};
 pub trait FromValue: Sized {
     /// Converts the reply.
     fn from_value(value: Value) -> Result<Self>;
+
+    /// Converts the elements of an array reply, for `Vec<Self>`. The default converts each
+    /// element; 2-tuples override it so that a flat `[k1, v1, k2, v2, ...]` reply (`HGETALL`,
+    /// `ZRANGE ... WITHSCORES`) decodes into `Vec<(K, V)>`.
+    #[doc(hidden)]
+    fn from_array(items: Vec<Value>) -> Result<Vec<Self>> {
+        items.into_iter().map(Self::from_value).collect()
+    }
 }
 
 fn mismatch<T>(expected: &str, got: &Value) -> Result<T> {
@@ -149,10 +157,7 @@ fn elements(value: Value, expected: &str) -> Result<Vec<Value>> {
 
 impl<T: FromValue> FromValue for Vec<T> {
     fn from_value(value: Value) -> Result<Self> {
-        elements(value, "an array")?
-            .into_iter()
-            .map(T::from_value)
-            .collect()
+        T::from_array(elements(value, "an array")?)
     }
 }
 
@@ -176,7 +181,11 @@ impl<T: FromValue + Ord> FromValue for BTreeSet<T> {
 
 /// Pairs from a flat `[k1, v1, k2, v2, ...]` array or from an array of 2-element arrays.
 fn pairs<K: FromValue, V: FromValue>(value: Value) -> Result<Vec<(K, V)>> {
-    let items = elements(value, "an array of field/value pairs")?;
+    pairs_of(elements(value, "an array of field/value pairs")?)
+}
+
+/// [`pairs`] over the elements of an array reply.
+fn pairs_of<K: FromValue, V: FromValue>(items: Vec<Value>) -> Result<Vec<(K, V)>> {
     if items
         .iter()
         .all(|i| matches!(i, Value::Array(a) if a.len() == 2))
@@ -212,7 +221,7 @@ impl<K: FromValue + Ord, V: FromValue> FromValue for BTreeMap<K, V> {
 }
 
 macro_rules! from_value_tuple {
-    ($n:expr; $($name:ident),+) => {
+    ($n:expr; $($name:ident),+ $(; $extra:item)?) => {
         impl<$($name: FromValue),+> FromValue for ($($name,)+) {
             fn from_value(value: Value) -> Result<Self> {
                 let items = match value {
@@ -229,11 +238,16 @@ macro_rules! from_value_tuple {
                     $name::from_value(iter.next().unwrap_or(Value::Nil))?,
                 )+))
             }
+            $($extra)?
         }
     };
 }
 from_value_tuple!(1; A);
-from_value_tuple!(2; A, B);
+from_value_tuple!(2; A, B;
+    fn from_array(items: Vec<Value>) -> Result<Vec<Self>> {
+        pairs_of(items)
+    }
+);
 from_value_tuple!(3; A, B, C);
 from_value_tuple!(4; A, B, C, D);
 from_value_tuple!(5; A, B, C, D, E);
@@ -308,5 +322,15 @@ mod tests {
         let v: Vec<Option<String>> =
             Vec::from_value(Value::Array(vec![b("a"), Value::Nil])).unwrap_or_default();
         assert_eq!(v, vec![Some("a".into()), None]);
+        let flat_pairs: Vec<(String, f64)> =
+            Vec::from_value(Value::Array(vec![b("a"), b("1.5"), b("b"), b("2")]))
+                .unwrap_or_default();
+        assert_eq!(flat_pairs, vec![("a".into(), 1.5), ("b".into(), 2.0)]);
+        let nested: Vec<(String, i64)> = Vec::from_value(Value::Array(vec![Value::Array(vec![
+            b("x"),
+            Value::Int(3),
+        ])]))
+        .unwrap_or_default();
+        assert_eq!(nested, vec![("x".into(), 3)]);
     }
 }
