@@ -1,1 +1,141 @@
-//! Local Upstash services (work in progress).
+//! `upstash-local`: a local copy of the Upstash services for development and tests.
+//!
+//! The Redis service is an Upstash-REST-compatible HTTP server in front of a real
+//! `redis-server` (spawned on a free loopback port, or an existing one via `redis_url`).
+//! Permissions of the read-only token and of configured users are enforced by real Redis
+//! ACL users. See the crate README for the configuration format and the endpoints.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), upstash_local::Error> {
+//! let stack = upstash_local::LocalStack::start(upstash_local::Config::default()).await?;
+//! println!("{}", stack.env_block());
+//! stack.shutdown().await;
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod config;
+mod redis;
+mod secret;
+mod stats;
+pub mod testing;
+
+use std::fmt;
+
+pub use config::{
+    Config, RedisConfig, ServerConfig, UserConfig, DEFAULT_REDIS_PORT, DEV_REDIS_READONLY_TOKEN,
+    DEV_REDIS_TOKEN,
+};
+pub use secret::Secret;
+pub use stats::{Stats, StatsSnapshot};
+
+/// Errors starting or running the local stack.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Invalid configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The redis-server binary could not be found.
+    #[error("{0}")]
+    RedisServerMissing(String),
+    /// redis-server failed or refused the setup.
+    #[error("redis backend: {0}")]
+    Backend(String),
+    /// I/O error (listening, spawning).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Every configured service, running.
+pub struct LocalStack {
+    redis: redis::RedisService,
+    runtime: Option<testing::RuntimeGuard>,
+}
+
+impl fmt::Debug for LocalStack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalStack")
+            .field("redis_rest_url", &self.redis_rest_url())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Quotes a value for a POSIX shell when needed.
+fn shell_quote(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
+}
+
+impl LocalStack {
+    /// Starts every configured service (currently: Redis REST). Must run inside a tokio runtime;
+    /// the services live on that runtime.
+    pub async fn start(config: Config) -> Result<LocalStack, Error> {
+        let redis = redis::RedisService::start(&config).await?;
+        Ok(LocalStack {
+            redis,
+            runtime: None,
+        })
+    }
+
+    /// Base URL of the Redis REST service, e.g. `http://127.0.0.1:8079`.
+    pub fn redis_rest_url(&self) -> String {
+        format!("http://{}", self.redis.rest_addr)
+    }
+
+    /// The standard (full access) REST token.
+    pub fn redis_token(&self) -> String {
+        self.redis.token.expose().to_string()
+    }
+
+    /// The read-only REST token (ACL user `default_ro`).
+    pub fn redis_readonly_token(&self) -> String {
+        self.redis.readonly_token.expose().to_string()
+    }
+
+    /// The REST token of a configured `[[redis.users]]` entry.
+    pub fn redis_user_token(&self, user: &str) -> Option<String> {
+        self.redis
+            .users
+            .iter()
+            .find(|(n, _)| n == user)
+            .map(|(_, t)| t.expose().to_string())
+    }
+
+    /// `redis://user:pass@127.0.0.1:PORT` of the backing redis-server with full rights.
+    pub fn redis_tcp_url(&self) -> String {
+        self.redis.tcp_url.expose().to_string()
+    }
+
+    /// Request counters of the Redis REST service.
+    pub fn redis_stats(&self) -> Stats {
+        self.redis.stats.clone()
+    }
+
+    /// Shell lines (`export NAME=value`) for the variables SDKs read.
+    pub fn env_block(&self) -> String {
+        format!(
+            "export UPSTASH_REDIS_REST_URL={}\nexport UPSTASH_REDIS_REST_TOKEN={}\nexport UPSTASH_REDIS_REST_READONLY_TOKEN={}\n",
+            shell_quote(&self.redis_rest_url()),
+            shell_quote(self.redis.token.expose()),
+            shell_quote(self.redis.readonly_token.expose()),
+        )
+    }
+
+    /// Stops every service and the spawned redis-server.
+    pub async fn shutdown(mut self) {
+        let stopper = self.redis.stopper();
+        match self.runtime.as_ref().and_then(|r| r.handle()) {
+            Some(handle) => {
+                let _ = handle.spawn(stopper.stop()).await;
+            }
+            None => stopper.stop().await,
+        }
+    }
+}
