@@ -960,3 +960,66 @@ fn sha1_hex(data: &[u8]) -> String {
     use sha1::Digest;
     hex::encode(sha1::Sha1::digest(data))
 }
+
+#[tokio::test]
+async fn scan_withtype_emulation() {
+    let api = Api::new(shared());
+    let p = prefix("scantype");
+    api.ok(json!(["SET", format!("{p}s"), "v"])).await;
+    api.ok(json!(["RPUSH", format!("{p}l"), "v"])).await;
+    let mut cursor = "0".to_string();
+    let mut pairs = Vec::new();
+    loop {
+        let v = api
+            .ok(json!([
+                "SCAN",
+                cursor,
+                "MATCH",
+                format!("{p}*"),
+                "COUNT",
+                1000,
+                "WITHTYPE"
+            ]))
+            .await;
+        cursor = v[0].as_str().unwrap().to_string();
+        let items = v[1].as_array().unwrap();
+        assert_eq!(items.len() % 2, 0);
+        for kv in items.chunks(2) {
+            pairs.push((
+                kv[0].as_str().unwrap().to_string(),
+                kv[1].as_str().unwrap().to_string(),
+            ));
+        }
+        if cursor == "0" {
+            break;
+        }
+    }
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        vec![
+            (format!("{p}l"), "list".to_string()),
+            (format!("{p}s"), "string".to_string())
+        ]
+    );
+    let (_, v) = api
+        .post(
+            "/pipeline",
+            json!([
+                [
+                    "SCAN",
+                    0,
+                    "MATCH",
+                    format!("{p}s"),
+                    "COUNT",
+                    1000,
+                    "WITHTYPE"
+                ],
+                ["PING"]
+            ]),
+        )
+        .await;
+    let found = v[0]["result"][1].as_array().unwrap().clone();
+    assert!(found.is_empty() || found == vec![json!(format!("{p}s")), json!("string")]);
+    assert_eq!(v[1], json!({"result": "PONG"}));
+}

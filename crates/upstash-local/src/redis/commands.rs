@@ -13,6 +13,8 @@ pub enum Post {
     None,
     /// SCRIPT LOAD of a rewritten script: reply with the original SHA-1.
     ScriptSha([u8; 40]),
+    /// `SCAN ... WITHTYPE` (Upstash): add each key's type after it.
+    ScanWithType,
 }
 
 /// A command ready to run.
@@ -118,6 +120,20 @@ pub fn prepare(mut cmd: Command, scripts: &ScriptMap) -> Plan {
             Plan::Remote(cmd, Post::None)
         }
         b"DEL" | b"UNLINK" if cmd.len() == 1 => Plan::Local(Value::Int(0)),
+        b"SCAN" => {
+            let before = cmd.len();
+            let mut i = 0;
+            cmd.retain(|a| {
+                i += 1;
+                i <= 2 || !a.eq_ignore_ascii_case(b"WITHTYPE")
+            });
+            let post = if cmd.len() != before {
+                Post::ScanWithType
+            } else {
+                Post::None
+            };
+            Plan::Remote(cmd, post)
+        }
         b"EVAL" | b"EVAL_RO" => {
             if let Some((body, _)) = cmd.get(1).and_then(|s| scripts.rewrite(s)) {
                 cmd[1] = body;
@@ -209,5 +225,9 @@ mod tests {
         ));
         assert!(matches!(prepare(cmd(&["get", "k"]), &m), Plan::Remote(..)));
         assert!(matches!(prepare(vec![], &m), Plan::Reject(_)));
+        match prepare(cmd(&["scan", "0", "withtype", "count", "5"]), &m) {
+            Plan::Remote(c, Post::ScanWithType) => assert_eq!(c.len(), 4),
+            other => panic!("{other:?}"),
+        }
     }
 }

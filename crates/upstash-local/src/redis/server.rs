@@ -352,14 +352,42 @@ fn finish(frame: Frame, post: Post) -> Frame {
     }
 }
 
-async fn exec_one(pool: &Arc<Pool>, cmd: &Command) -> Result<Frame, BackendError> {
+/// `SCAN ... WITHTYPE`: turns `[cursor, [k1, k2]]` into `[cursor, [k1, t1, k2, t2]]`.
+async fn fill_types(conn: &mut Conn, frame: &mut Frame) -> Result<(), BackendError> {
+    let Value::Array(parts) = &mut frame.value else {
+        return Ok(());
+    };
+    let Some(Value::Array(keys)) = parts.get_mut(1) else {
+        return Ok(());
+    };
+    for k in keys.iter() {
+        if let Value::Bulk(k) = k {
+            conn.push(&[b"TYPE".as_slice(), k]);
+        }
+    }
+    conn.flush().await?;
+    let mut out = Vec::with_capacity(keys.len() * 2);
+    for k in keys.drain(..) {
+        let is_key = matches!(k, Value::Bulk(_));
+        out.push(k);
+        if is_key {
+            out.push(conn.read().await?.value);
+        }
+    }
+    *keys = out;
+    frame.raw = None;
+    Ok(())
+}
+
+async fn exec_one(pool: &Arc<Pool>, cmd: &Command, post: Post) -> Result<Frame, BackendError> {
     let mut pc = pool.get().await?;
     let conn = pc.conn()?;
-    let f = conn.call(cmd).await;
-    if f.is_ok() {
-        pc.done();
+    let mut f = conn.call(cmd).await?;
+    if post == Post::ScanWithType {
+        fill_types(conn, &mut f).await?;
     }
-    f
+    pc.done();
+    Ok(f)
 }
 
 fn render_single(frame: &Frame, fmt: Format) -> Response {
@@ -393,7 +421,7 @@ async fn run_single(st: &AppState, pool: &Arc<Pool>, cmd: Command, fmt: Format) 
         }
         Plan::Remote(cmd, post) => {
             st.stats.commands(1);
-            match exec_one(pool, &cmd).await {
+            match exec_one(pool, &cmd, post).await {
                 Ok(f) => finish(f, post),
                 Err(e) => return backend_err(pool, &e),
             }
@@ -435,6 +463,15 @@ async fn run_pipeline(
             conn.flush().await?;
             for _ in 0..remote {
                 replies.push(conn.read().await?);
+            }
+            let posts = plans.iter().filter_map(|p| match p {
+                Plan::Remote(_, post) => Some(*post),
+                _ => None,
+            });
+            for (f, post) in replies.iter_mut().zip(posts) {
+                if post == Post::ScanWithType {
+                    fill_types(conn, f).await?;
+                }
             }
             pc.done();
             Ok(())
@@ -512,7 +549,20 @@ async fn run_multi(st: &AppState, pool: &Arc<Pool>, cmds: Vec<Command>, fmt: For
                     }
                 }
             }
-            let exec = conn.read().await?;
+            let mut exec = conn.read().await?;
+            if let Value::Array(items) = &mut exec.value {
+                let posts = plans.iter().filter_map(|p| match p {
+                    Plan::Remote(_, post) => Some(*post),
+                    _ => None,
+                });
+                for (v, post) in items.iter_mut().zip(posts) {
+                    if post == Post::ScanWithType {
+                        let mut f = Frame::local(std::mem::replace(v, Value::Nil));
+                        fill_types(conn, &mut f).await?;
+                        *v = f.value;
+                    }
+                }
+            }
             pc.done();
             if let Some(e) = first_err {
                 return Ok(Err(format!(
