@@ -130,6 +130,38 @@ impl ToArgs for Expiry {
     }
 }
 
+/// Adds `nx()`/`xx()` (field `condition`) and optionally `ch()` (field `ch`) to option
+/// builders.
+macro_rules! condition_methods {
+    ($ty:ident, $what:literal $(, ch: $ch:literal)?) => {
+        impl $ty {
+            #[doc = concat!("Only if the ", $what, " does not exist yet (`NX`).")]
+            pub fn nx(mut self) -> Self {
+                self.condition = Some(Condition::Nx);
+                self
+            }
+
+            #[doc = concat!("Only if the ", $what, " already exists (`XX`).")]
+            pub fn xx(mut self) -> Self {
+                self.condition = Some(Condition::Xx);
+                self
+            }
+
+            $(
+            #[doc = concat!("Count ", $ch, " changed, not only added (`CH`).")]
+            pub fn ch(mut self) -> Self {
+                self.ch = true;
+                self
+            }
+            )?
+        }
+    };
+}
+
+condition_methods!(SetOptions, "key");
+condition_methods!(ZAddOptions, "member", ch: "members whose score");
+condition_methods!(GeoAddOptions, "member", ch: "members whose position");
+
 keyword_enum! {
     /// A write condition.
     Condition {
@@ -165,7 +197,7 @@ keyword_enum! {
     }
 }
 
-/// Options of `SET`.
+/// Options of `SET`. With `nx()`/`xx()` the reply is nil when nothing was set.
 ///
 /// ```
 /// use std::time::Duration;
@@ -215,18 +247,6 @@ impl SetOptions {
     /// Keep the existing time to live.
     pub fn keep_ttl(mut self) -> Self {
         self.expiry = Some(Expiry::KeepTtl);
-        self
-    }
-
-    /// Only set if the key does not exist; the reply is nil when it did.
-    pub fn nx(mut self) -> Self {
-        self.condition = Some(Condition::Nx);
-        self
-    }
-
-    /// Only set if the key exists; the reply is nil when it did not.
-    pub fn xx(mut self) -> Self {
-        self.condition = Some(Condition::Xx);
         self
     }
 
@@ -593,18 +613,6 @@ impl ZAddOptions {
         Self::default()
     }
 
-    /// Only add new members (`NX`).
-    pub fn nx(mut self) -> Self {
-        self.condition = Some(Condition::Nx);
-        self
-    }
-
-    /// Only update existing members (`XX`).
-    pub fn xx(mut self) -> Self {
-        self.condition = Some(Condition::Xx);
-        self
-    }
-
     /// Only update when the new score is greater (`GT`).
     pub fn gt(mut self) -> Self {
         self.comparison = Some(Comparison::Gt);
@@ -614,12 +622,6 @@ impl ZAddOptions {
     /// Only update when the new score is less (`LT`).
     pub fn lt(mut self) -> Self {
         self.comparison = Some(Comparison::Lt);
-        self
-    }
-
-    /// Count changed members, not only added ones (`CH`).
-    pub fn ch(mut self) -> Self {
-        self.ch = true;
         self
     }
 }
@@ -941,24 +943,6 @@ impl GeoAddOptions {
     /// No options.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Only add new members (`NX`).
-    pub fn nx(mut self) -> Self {
-        self.condition = Some(Condition::Nx);
-        self
-    }
-
-    /// Only update existing members (`XX`).
-    pub fn xx(mut self) -> Self {
-        self.condition = Some(Condition::Xx);
-        self
-    }
-
-    /// Count changed members, not only added ones (`CH`).
-    pub fn ch(mut self) -> Self {
-        self.ch = true;
-        self
     }
 }
 
