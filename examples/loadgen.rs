@@ -1,0 +1,364 @@
+//! Load generator for the Redis REST client (and, later, the rate limiter).
+//!
+//! Runs `--concurrency` tasks issuing one kind of operation for `--duration` seconds and prints
+//! ONE JSON line:
+//!
+//! ```text
+//! {"mode":"get","concurrency":64,"ops":..,"ops_per_sec":..,"p50_us":..,"p99_us":..,"errors":..,"http_requests":..}
+//! ```
+//!
+//! `http_requests` is the delta of the server's `GET /_local/stats` counter when the target is
+//! upstash-local (always the case without `--target`), else `null`.
+//!
+//! ```sh
+//! cargo run --release --example loadgen -- --command get --concurrency 64 --duration 5
+//! cargo run --release --example loadgen -- --target http://127.0.0.1:8079 \
+//!     --token upstash-local-redis-token --command incr --no-auto-pipeline
+//! ```
+//!
+//! Options: `--target URL` (default: start an in-process local stack), `--token TOKEN`
+//! (default: `UPSTASH_REDIS_REST_TOKEN`, or the local stack's), `--command get|set|incr|ratelimit`,
+//! `--concurrency N` (64), `--duration SECS` (5), `--keys N` (key space, 1000),
+//! `--no-auto-pipeline`.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use upstash_local::{Config, LocalStack};
+use upstash_redis::Redis;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What each operation does. Add a variant (and an arm in [`Workload::run_op`]) per mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Get,
+    Set,
+    Incr,
+    /// `ratelimit.limit(id)`: provided by upstash-ratelimit (not wired yet).
+    Ratelimit,
+}
+
+impl Mode {
+    fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "get" => Ok(Self::Get),
+            "set" => Ok(Self::Set),
+            "incr" => Ok(Self::Incr),
+            "ratelimit" => Ok(Self::Ratelimit),
+            other => Err(format!(
+                "unknown --command {other:?} (expected get|set|incr|ratelimit)"
+            )),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::Set => "set",
+            Self::Incr => "incr",
+            Self::Ratelimit => "ratelimit",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Args {
+    target: Option<String>,
+    token: Option<String>,
+    mode: Mode,
+    concurrency: usize,
+    duration: Duration,
+    keys: u64,
+    auto_pipeline: bool,
+}
+
+const USAGE: &str = "usage: loadgen [--target URL] [--token TOKEN] \
+[--command get|set|incr|ratelimit] [--concurrency N] [--duration SECS] [--keys N] \
+[--no-auto-pipeline]";
+
+impl Args {
+    fn parse(mut argv: impl Iterator<Item = String>) -> Result<Self, String> {
+        let mut args = Args {
+            target: None,
+            token: None,
+            mode: Mode::Get,
+            concurrency: 64,
+            duration: Duration::from_secs(5),
+            keys: 1000,
+            auto_pipeline: true,
+        };
+        while let Some(flag) = argv.next() {
+            let mut value = |name: &str| {
+                argv.next()
+                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+            };
+            match flag.as_str() {
+                "--target" => args.target = Some(value("--target")?),
+                "--token" => args.token = Some(value("--token")?),
+                "--command" | "--mode" => args.mode = Mode::parse(&value("--command")?)?,
+                "--concurrency" => args.concurrency = number(&value("--concurrency")?)?,
+                "--duration" => {
+                    let secs: f64 = value("--duration")?
+                        .parse()
+                        .map_err(|_| "--duration takes seconds".to_owned())?;
+                    if !(secs > 0.0 && secs.is_finite()) {
+                        return Err("--duration must be positive".into());
+                    }
+                    args.duration = Duration::from_secs_f64(secs);
+                }
+                "--keys" => args.keys = number(&value("--keys")?)?,
+                "--no-auto-pipeline" => args.auto_pipeline = false,
+                "-h" | "--help" => return Err(USAGE.into()),
+                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+            }
+        }
+        if args.concurrency == 0 || args.keys == 0 {
+            return Err("--concurrency and --keys must be at least 1".into());
+        }
+        Ok(args)
+    }
+}
+
+fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.parse()
+        .map_err(|_| format!("{s:?} is not a valid number"))
+}
+
+/// The shared, read-only part of a run.
+struct Workload {
+    redis: Redis,
+    mode: Mode,
+    keys: u64,
+    value: String,
+}
+
+impl Workload {
+    /// One operation on key number `k`. The extension point for new modes.
+    async fn run_op(&self, k: u64) -> Result<(), BoxError> {
+        let key = format!("loadgen:{k}");
+        match self.mode {
+            Mode::Get => {
+                let _: Option<bytes::Bytes> = self.redis.get(&key).await?;
+            }
+            Mode::Set => self.redis.set(&key, self.value.as_str()).await?,
+            Mode::Incr => {
+                let _: i64 = self.redis.incr(&key).await?;
+            }
+            Mode::Ratelimit => {
+                return Err("ratelimit mode is not available yet (upstash-ratelimit)".into())
+            }
+        }
+        Ok(())
+    }
+
+    /// Per-mode setup before the clock starts (GETs hit existing keys).
+    async fn prepare(&self) -> Result<(), BoxError> {
+        match self.mode {
+            Mode::Get => {}
+            Mode::Set | Mode::Incr => return Ok(()),
+            Mode::Ratelimit => {
+                return Err("ratelimit mode will be added with upstash-ratelimit".into())
+            }
+        }
+        let keys: Vec<u64> = (0..self.keys).collect();
+        for chunk in keys.chunks(500) {
+            let mut p = self.redis.pipeline();
+            for k in chunk {
+                p.set(format!("loadgen:{k}"), self.value.as_str());
+            }
+            p.exec::<upstash_redis::Value>().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Per-task results.
+#[derive(Default)]
+struct Tally {
+    latencies_us: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match Args::parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args).await {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<String, BoxError> {
+    // Target: a given URL, or a local stack started here.
+    let (local, url, token) = match &args.target {
+        Some(url) => {
+            let token = args
+                .token
+                .clone()
+                .or_else(|| std::env::var("UPSTASH_REDIS_REST_TOKEN").ok())
+                .ok_or("--token (or UPSTASH_REDIS_REST_TOKEN) is required with --target")?;
+            (None, url.clone(), token)
+        }
+        None => {
+            let stack = LocalStack::start(Config::default()).await?;
+            let (url, token) = (stack.redis_rest_url(), stack.redis_token());
+            (Some(stack), url, token)
+        }
+    };
+    let redis = Redis::builder(url.as_str(), token.as_str())
+        .auto_pipelining(args.auto_pipeline)
+        .build()?;
+    let workload = Arc::new(Workload {
+        redis,
+        mode: args.mode,
+        keys: args.keys,
+        value: "x".repeat(64),
+    });
+    workload.prepare().await?;
+
+    let stats = StatsProbe::new(&url, &token);
+    let before = stats.http_requests().await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..args.concurrency)
+        .map(|task| {
+            let workload = workload.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                let mut rng = XorShift::new(task as u64);
+                while !stop.load(Ordering::Relaxed) {
+                    let k = rng.next() % workload.keys;
+                    let t0 = Instant::now();
+                    let outcome = workload.run_op(k).await;
+                    let us = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
+                    match outcome {
+                        Ok(()) => tally.latencies_us.push(us),
+                        Err(e) => {
+                            tally.errors += 1;
+                            tally.first_error.get_or_insert_with(|| e.to_string());
+                        }
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    tokio::time::sleep(args.duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    for t in tasks {
+        let tally = t.await?;
+        latencies.extend(tally.latencies_us);
+        errors += tally.errors;
+        first_error = first_error.or(tally.first_error);
+    }
+    let elapsed = started.elapsed();
+    let after = stats.http_requests().await;
+    if let Some(e) = first_error {
+        eprintln!("loadgen: {errors} errors, first: {e}");
+    }
+
+    latencies.sort_unstable();
+    let ops = latencies.len() as u64;
+    let percentile = |p: f64| -> u64 {
+        if latencies.is_empty() {
+            return 0;
+        }
+        let rank = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
+        u64::from(latencies[rank.clamp(1, latencies.len()) - 1])
+    };
+    let http_requests = match (before, after) {
+        (Some(b), Some(a)) => (a.saturating_sub(b)).to_string(),
+        _ => "null".to_owned(),
+    };
+    let mut line = String::new();
+    write!(
+        line,
+        "{{\"mode\":\"{}\",\"concurrency\":{},\"ops\":{},\"ops_per_sec\":{:.1},\"p50_us\":{},\"p99_us\":{},\"errors\":{},\"http_requests\":{},\"auto_pipeline\":{}}}",
+        args.mode.name(),
+        args.concurrency,
+        ops,
+        ops as f64 / elapsed.as_secs_f64(),
+        percentile(50.0),
+        percentile(99.0),
+        errors,
+        http_requests,
+        args.auto_pipeline,
+    )?;
+    if let Some(stack) = local {
+        stack.shutdown().await;
+    }
+    Ok(line)
+}
+
+/// Reads upstash-local's request counter (`GET /_local/stats`); `None` for other servers.
+struct StatsProbe {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl StatsProbe {
+    fn new(base: &str, token: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            url: format!("{}/_local/stats", base.trim_end_matches('/')),
+            token: token.to_owned(),
+        }
+    }
+
+    async fn http_requests(&self) -> Option<u64> {
+        let resp = self
+            .http
+            .get(&self.url)
+            .bearer_auth(&self.token)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let body: serde_json::Value = serde_json::from_slice(&resp.bytes().await.ok()?).ok()?;
+        body.get("http_requests")?.as_u64()
+    }
+}
+
+/// A tiny per-task PRNG for key choice (xorshift64*).
+struct XorShift(u64);
+
+impl XorShift {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
