@@ -235,6 +235,11 @@ impl Redis {
         }
     }
 
+    /// The HTTP transport (for streaming requests that bypass the command path).
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
     fn token_header(&self) -> Option<HeaderValue> {
         self.inner.sync_token.lock().ok().and_then(|t| t.clone())
     }

@@ -255,21 +255,6 @@ from_value_tuple!(6; A, B, C, D, E, F);
 from_value_tuple!(7; A, B, C, D, E, F, G);
 from_value_tuple!(8; A, B, C, D, E, F, G, H);
 
-/// Decodes a string reply holding JSON text into `T` (feature `json`).
-#[cfg(feature = "json")]
-#[derive(Clone, Debug, PartialEq)]
-pub struct Json<T>(pub T);
-
-#[cfg(feature = "json")]
-impl<T: serde::de::DeserializeOwned> FromValue for Json<T> {
-    fn from_value(value: Value) -> Result<Self> {
-        let bytes = Bytes::from_value(value)?;
-        serde_json::from_slice(&bytes)
-            .map(Json)
-            .map_err(|e| Error::decode(format!("stored value is not the expected JSON: {e}")))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

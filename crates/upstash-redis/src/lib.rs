@@ -39,8 +39,11 @@ mod client;
 mod command;
 mod error;
 mod from_value;
+mod json;
 mod pipeline;
+mod scan;
 mod script;
+mod subscribe;
 mod value;
 
 pub use arg::ToArgs;
@@ -49,10 +52,11 @@ pub use command::Command;
 pub use commands::*;
 pub use error::{Error, ErrorKind, Result};
 pub use from_value::FromValue;
-#[cfg(feature = "json")]
-pub use from_value::Json;
+pub use json::Json;
 pub use pipeline::Pipeline;
+pub use scan::ScanStream;
 pub use script::Script;
+pub use subscribe::{Message, Monitor, Subscription};
 pub use value::Value;
 
 /// The shared core (retry policy, core errors), re-exported for convenience.
