@@ -341,7 +341,10 @@ async fn auto_pipelining(ctx: &Ctx) -> Check {
         println!("     rust auto-pipelining: server has no /_local/stats; client-side count only");
     }
 
-    let gets = (0..25).map(|i| r.get::<Option<i64>>(ctx.key(&format!("auto:{i}"))).into_future());
+    let gets = (0..25).map(|i| {
+        r.get::<Option<i64>>(ctx.key(&format!("auto:{i}")))
+            .into_future()
+    });
     let values: Vec<Option<i64>> = join_all(gets).await.into_iter().collect::<Result<_, _>>()?;
     ensure_eq!(values, (0..25).map(Some).collect::<Vec<_>>());
     Ok(())
@@ -351,7 +354,9 @@ async fn read_your_writes(ctx: &Ctx) -> Check {
     let r = &ctx.redis;
     let k = ctx.key("ryw");
     r.set(&k, "written").await?;
-    let token = r.sync_token().ok_or("no upstash-sync-token after a write")?;
+    let token = r
+        .sync_token()
+        .ok_or("no upstash-sync-token after a write")?;
     ensure!(!token.is_empty(), "empty upstash-sync-token");
 
     // Another instance carries the token over and reads the write.
@@ -532,7 +537,9 @@ async fn main() -> Result<(), BoxError> {
     report.check("multi-exec", transaction(&ctx)).await;
     report.check("scripts", scripts(&ctx)).await;
     report.check("auto-pipelining", auto_pipelining(&ctx)).await;
-    report.check("read-your-writes", read_your_writes(&ctx)).await;
+    report
+        .check("read-your-writes", read_your_writes(&ctx))
+        .await;
     report.check("errors", errors(&ctx)).await;
     if let Some(node_prefix) = &check_node {
         report
