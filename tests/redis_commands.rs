@@ -893,8 +893,8 @@ async fn typed_methods_in_pipelines_and_transactions() {
         .hgetall(&h)
         .zadd(&z, [(1.0, "m")], ZAddOptions::new())
         .zrange(&z, 0, -1, ZRangeOptions::new().with_scores());
-    let (added, all, zadded, scored): (u64, HashMap<String, i64>, u64, Vec<(String, f64)>) =
-        pipe.exec().await.expect("pipeline");
+    type Replies = (u64, HashMap<String, i64>, u64, Vec<(String, f64)>);
+    let (added, all, zadded, scored): Replies = pipe.exec().await.expect("pipeline");
     assert_eq!((added, zadded), (2, 1));
     assert_eq!(all["b"], 2);
     assert_eq!(scored, [("m".to_string(), 1.0)]);
