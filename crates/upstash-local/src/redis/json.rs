@@ -424,6 +424,21 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_garbage() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let alphabet = b"[]{}\",:-+.eE0123456789tfnrlu\\ \n\xff";
+        for _ in 0..20_000 {
+            let len = rng.usize(0..24);
+            let s: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(0..alphabet.len())])
+                .collect();
+            let b = Bytes::from(s);
+            let _ = parse_command(&b);
+            let _ = parse_commands(&b, 5);
+        }
+    }
+
+    #[test]
     fn parses_pipelines() {
         let b = Bytes::from_static(br#"[["SET","a",1],["GET","a"]]"#);
         assert_eq!(parse_commands(&b, 10).unwrap().len(), 2);

@@ -364,6 +364,23 @@ mod tests {
     }
 
     #[test]
+    fn never_panics_on_garbage() {
+        let mut rng = fastrand::Rng::with_seed(9);
+        let alphabet = b"+-:$*\r\n0123-1x";
+        for _ in 0..20_000 {
+            let len = rng.usize(0..20);
+            let s: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.usize(0..alphabet.len())])
+                .collect();
+            let b = Bytes::from(s);
+            if let Ok(FrameLen::Complete(n)) = frame_len(&b) {
+                assert!(n <= b.len());
+                assert!(parse_frame(&b.slice(..n)).is_ok());
+            }
+        }
+    }
+
+    #[test]
     fn encodes_commands() {
         let mut out = BytesMut::new();
         encode_command(&["SET", "k", ""], &mut out);

@@ -303,7 +303,7 @@ async fn route(st: &Arc<AppState>, req: Request) -> Response {
             } else if let Some(r) = path.strip_prefix("/psubscribe/") {
                 (Some(SseKind::PSubscribe), r)
             } else {
-                (None, &path[1..])
+                (None, path.strip_prefix('/').unwrap_or(path))
             };
             let mut args: Command = rest.split('/').map(decode).collect();
             if args.len() > 1 && args.last().is_some_and(|a| a.is_empty()) {
