@@ -14,3 +14,6 @@ pub use upstash_core as core;
 
 #[cfg(feature = "redis")]
 pub use upstash_redis as redis;
+
+#[cfg(feature = "ratelimit")]
+pub use upstash_ratelimit as ratelimit;

@@ -1,0 +1,61 @@
+//! # upstash-ratelimit
+//!
+//! Rate limiting on Redis, wire-compatible with `@upstash/ratelimit` 2.2: the same keys, value
+//! types and script arithmetic, so a Rust service and a TypeScript service share one limit.
+//!
+//! - Algorithms: fixed window, sliding window, token bucket, cached fixed window
+//!   ([`Algorithm`]); windows as `"10 s"` (the 2.2 grammar) or [`std::time::Duration`].
+//! - Backends ([`Store`]): Upstash REST through [`upstash_redis::Redis`] (auto-pipelined:
+//!   concurrent decisions share HTTP requests), any Redis / Valkey over RESP (feature `resp`),
+//!   and an in-process [`MemoryStore`] for tests and benchmarks.
+//! - Ephemeral block cache (bounded), timeout with fail-open/closed policy, analytics, deny
+//!   lists, dynamic limits, refunds (negative rates), `get_remaining`, `reset_used_tokens`,
+//!   `block_until_ready`.
+//!
+//! ```no_run
+//! use upstash_ratelimit::{Algorithm, Ratelimit};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let redis = upstash_redis::Redis::from_env()?;
+//! let limiter = Ratelimit::builder(redis, Algorithm::sliding_window(10, "10 s")?)
+//!     .prefix("api")
+//!     .build()?;
+//! let res = limiter.limit("user:42").await?;
+//! println!("allowed: {}, remaining: {}", res.success, res.remaining);
+//! # Ok(()) }
+//! ```
+//!
+//! Time comes from the client's clock (as in JS): services sharing a limit need synchronised
+//! clocks.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod algorithm;
+mod cache;
+mod clock;
+mod duration;
+mod error;
+mod memory;
+mod ratelimit;
+#[cfg(feature = "resp")]
+mod resp;
+mod response;
+mod rest;
+pub mod scripts;
+mod store;
+
+pub use algorithm::Algorithm;
+pub use cache::EphemeralCache;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use duration::{IntoWindow, Window};
+pub use error::{Error, Result};
+pub use memory::MemoryStore;
+pub use ratelimit::{
+    analytics_member, ErrorPolicy, LimitOptions, Ratelimit, RatelimitBuilder, TimeoutPolicy,
+    DEFAULT_PREFIX,
+};
+#[cfg(feature = "resp")]
+pub use resp::RespStore;
+pub use response::{Pending, Reason, Remaining, Response};
+pub use rest::RestStore;
+pub use store::{Reply, Store};

@@ -1,0 +1,196 @@
+//! The RESP backend: any Redis / Valkey through the `redis` crate (feature `resp`).
+
+use std::fmt;
+
+use futures_util::future::BoxFuture;
+use redis::aio::ConnectionLike;
+
+use crate::scripts::LuaScript;
+use crate::store::{Reply, Store};
+use crate::{Error, Result};
+
+/// A [`Store`] over a `redis` crate async connection: a
+/// [`MultiplexedConnection`](redis::aio::MultiplexedConnection) (one socket; concurrent
+/// decisions are pipelined on it), a `ConnectionManager`, or a cluster connection.
+///
+/// Sends the flag-less scripts (vanilla Redis rejects the `allow-key-locking` shebang) with
+/// `EVALSHA`, and `EVAL` only on `NOSCRIPT`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use upstash_ratelimit::{Algorithm, Ratelimit, RespStore};
+/// let client = redis::Client::open("redis://127.0.0.1/")?;
+/// let conn = client.get_multiplexed_async_connection().await?;
+/// let limiter = Ratelimit::new(RespStore::new(conn), Algorithm::fixed_window(10, "1m")?)?;
+/// # let _ = limiter; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RespStore<C> {
+    conn: C,
+    flagged: bool,
+}
+
+impl<C> fmt::Debug for RespStore<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RespStore")
+            .field("flagged", &self.flagged)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> RespStore<C> {
+    /// A store sending the flag-less scripts.
+    pub fn new(conn: C) -> Self {
+        Self {
+            conn,
+            flagged: false,
+        }
+    }
+
+    /// Sends the `allow-key-locking` flavour instead (for servers that accept it).
+    pub fn with_key_locking(mut self, on: bool) -> Self {
+        self.flagged = on;
+        self
+    }
+
+    /// The connection.
+    pub fn connection(&self) -> &C {
+        &self.conn
+    }
+}
+
+pub(crate) fn from_value(value: redis::Value) -> Result<Reply> {
+    use redis::Value as V;
+    Ok(match value {
+        V::Nil => Reply::Nil,
+        V::Int(i) => Reply::Int(i),
+        V::BulkString(b) => Reply::Bytes(b),
+        V::SimpleString(s) => Reply::Status(s),
+        V::Okay => Reply::Status("OK".into()),
+        V::Array(items) | V::Set(items) => Reply::Array(
+            items
+                .into_iter()
+                .map(from_value)
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        V::Boolean(b) => Reply::Int(i64::from(b)),
+        V::Double(d) => Reply::Bytes(d.to_string().into_bytes()),
+        V::Map(pairs) => {
+            let mut out = Vec::with_capacity(pairs.len() * 2);
+            for (k, v) in pairs {
+                out.push(from_value(k)?);
+                out.push(from_value(v)?);
+            }
+            Reply::Array(out)
+        }
+        other => {
+            let v = other.extract_error()?;
+            return Err(Error::Store(format!(
+                "unsupported RESP reply kind: {}",
+                match v {
+                    V::VerbatimString { .. } => "verbatim string",
+                    _ => "other",
+                }
+            )));
+        }
+    })
+}
+
+fn is_noscript(e: &redis::RedisError) -> bool {
+    e.code() == Some("NOSCRIPT")
+}
+
+impl<C> Store for RespStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    fn eval<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> BoxFuture<'a, Result<Reply>> {
+        Box::pin(async move {
+            let src = if self.flagged {
+                script.flagged()
+            } else {
+                script.plain()
+            };
+            let mut conn = self.conn.clone();
+            let build = |name: &str, body: &str| {
+                let mut cmd = redis::cmd(name);
+                cmd.arg(body).arg(keys.len());
+                for k in &keys {
+                    cmd.arg(k.as_str());
+                }
+                for a in &args {
+                    cmd.arg(a.as_str());
+                }
+                cmd
+            };
+            let (by_sha, by_src) = if script.is_read_only() {
+                ("EVALSHA_RO", "EVAL_RO")
+            } else {
+                ("EVALSHA", "EVAL")
+            };
+            match build(by_sha, src.sha1())
+                .query_async::<redis::Value>(&mut conn)
+                .await
+            {
+                Ok(v) => from_value(v),
+                Err(e) if is_noscript(&e) => {
+                    tracing::debug!(sha1 = src.sha1(), "ratelimit: script reload (NOSCRIPT)");
+                    let v = build(by_src, src.text())
+                        .query_async::<redis::Value>(&mut conn)
+                        .await?;
+                    from_value(v)
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {
+        Box::pin(async move {
+            let mut it = args.iter();
+            let Some(name) = it.next() else {
+                return Err(Error::Store("empty command".into()));
+            };
+            let mut cmd = redis::cmd(name);
+            for a in it {
+                cmd.arg(a.as_str());
+            }
+            let mut conn = self.conn.clone();
+            from_value(cmd.query_async::<redis::Value>(&mut conn).await?)
+        })
+    }
+
+    fn pipeline<'a>(
+        &'a self,
+        commands: Vec<Vec<String>>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
+        Box::pin(async move {
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            let mut n = 0;
+            for c in &commands {
+                let mut it = c.iter();
+                let Some(name) = it.next() else { continue };
+                let cmd = pipe.cmd(name);
+                for a in it {
+                    cmd.arg(a.as_str());
+                }
+                n += 1;
+            }
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            let mut conn = self.conn.clone();
+            let values: Vec<redis::Value> = pipe.query_async(&mut conn).await?;
+            Ok(values
+                .into_iter()
+                .map(|v| v.extract_error().map_err(Error::from).and_then(from_value))
+                .collect())
+        })
+    }
+}

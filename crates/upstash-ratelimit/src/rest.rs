@@ -1,0 +1,179 @@
+//! The Upstash REST backend: [`upstash_redis::Redis`], through its auto-pipeline.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::LazyLock;
+
+use futures_util::future::BoxFuture;
+use upstash_redis::{Command, Redis, Script, Value};
+
+use crate::scripts::{self, LuaScript, ScriptKind};
+use crate::store::{Reply, Store};
+use crate::Result;
+
+/// The REST scripts, flagged and plain, built once.
+struct RestScripts {
+    flagged: Vec<(ScriptKind, Script)>,
+    plain: Vec<(ScriptKind, Script)>,
+}
+
+static REST_SCRIPTS: LazyLock<RestScripts> = LazyLock::new(|| {
+    let make = |flagged: bool| {
+        scripts::all()
+            .iter()
+            .map(|s| {
+                let src = if flagged { s.flagged() } else { s.plain() };
+                (s.kind(), Script::new(src.text()))
+            })
+            .collect()
+    };
+    RestScripts {
+        flagged: make(true),
+        plain: make(false),
+    }
+});
+
+fn rest_script(kind: ScriptKind, flagged: bool) -> Option<&'static Script> {
+    let set = if flagged {
+        &REST_SCRIPTS.flagged
+    } else {
+        &REST_SCRIPTS.plain
+    };
+    set.iter().find(|(k, _)| *k == kind).map(|(_, s)| s)
+}
+
+pub(crate) fn from_value(value: Value) -> Reply {
+    match value {
+        Value::Nil => Reply::Nil,
+        Value::Int(i) => Reply::Int(i),
+        Value::Bytes(b) => Reply::Bytes(b.to_vec()),
+        Value::Status(s) => Reply::Status(s),
+        Value::Array(items) => Reply::Array(items.into_iter().map(from_value).collect()),
+        _ => Reply::Nil,
+    }
+}
+
+/// Upstash REST store with an explicit script flavour.
+///
+/// A plain [`Redis`] is a [`Store`] too: it starts with the flagged scripts (what Upstash
+/// runs) and switches to the flag-less ones for the rest of the process the first time a
+/// server answers `Unexpected flag` (a vanilla Redis behind a REST proxy).
+#[derive(Clone, Debug)]
+pub struct RestStore {
+    redis: Redis,
+    flagged: bool,
+}
+
+impl RestStore {
+    /// A store that always sends the given flavour (`flagged = true` for Upstash).
+    pub fn new(redis: Redis, flagged: bool) -> Self {
+        Self { redis, flagged }
+    }
+
+    /// The client.
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+}
+
+/// Set once a server rejected the shebang; process-wide, like the script cache.
+static PLAIN_ONLY: AtomicBool = AtomicBool::new(false);
+
+async fn eval_rest(
+    redis: &Redis,
+    script: &'static LuaScript,
+    flagged: bool,
+    keys: &[String],
+    args: &[String],
+) -> Result<Reply> {
+    let Some(s) = rest_script(script.kind(), flagged) else {
+        return Err(crate::Error::Store("unknown script".into()));
+    };
+    let value: Value = s.exec(redis, keys, args).await?;
+    Ok(from_value(value))
+}
+
+async fn command_rest(redis: &Redis, args: Vec<String>) -> Result<Reply> {
+    let mut it = args.into_iter();
+    let Some(name) = it.next() else {
+        return Err(crate::Error::Store("empty command".into()));
+    };
+    let mut cmd = Command::from_name(&name);
+    for a in it {
+        cmd.push_arg(a);
+    }
+    Ok(from_value(redis.execute(cmd).await?))
+}
+
+impl Store for Redis {
+    fn eval<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> BoxFuture<'a, Result<Reply>> {
+        Box::pin(async move {
+            let flagged = !PLAIN_ONLY.load(Ordering::Relaxed);
+            match eval_rest(self, script, flagged, &keys, &args).await {
+                Err(e) if flagged && e.is_unknown_script_flag() => {
+                    // The script was rejected before running: safe to send the plain one.
+                    tracing::info!("server rejects allow-key-locking; using flag-less scripts");
+                    PLAIN_ONLY.store(true, Ordering::Relaxed);
+                    eval_rest(self, script, false, &keys, &args).await
+                }
+                other => other,
+            }
+        })
+    }
+
+    fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {
+        Box::pin(command_rest(self, args))
+    }
+
+    fn pipeline<'a>(
+        &'a self,
+        commands: Vec<Vec<String>>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
+        Box::pin(async move {
+            let mut p = self.pipeline();
+            for c in commands {
+                let mut it = c.into_iter();
+                let Some(name) = it.next() else { continue };
+                let mut cmd = Command::from_name(&name);
+                for a in it {
+                    cmd.push_arg(a);
+                }
+                p.push(cmd);
+            }
+            if p.is_empty() {
+                return Ok(Vec::new());
+            }
+            let results = p.exec_keep_errors().await?;
+            Ok(results
+                .into_iter()
+                .map(|r| r.map(from_value).map_err(crate::Error::from))
+                .collect())
+        })
+    }
+}
+
+impl Store for RestStore {
+    fn eval<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> BoxFuture<'a, Result<Reply>> {
+        Box::pin(async move { eval_rest(&self.redis, script, self.flagged, &keys, &args).await })
+    }
+
+    fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {
+        Box::pin(command_rest(&self.redis, args))
+    }
+
+    fn pipeline<'a>(
+        &'a self,
+        commands: Vec<Vec<String>>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
+        Store::pipeline(&self.redis, commands)
+    }
+}

@@ -1,0 +1,140 @@
+//! The storage seam: where counters live and scripts run.
+
+use std::fmt;
+
+use futures_util::future::BoxFuture;
+
+use crate::scripts::LuaScript;
+use crate::{Error, Result};
+
+/// A reply from a store, independent of the backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// Nil (also Lua `false`).
+    Nil,
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Bytes(Vec<u8>),
+    /// A status reply such as `OK`.
+    Status(String),
+    /// An array.
+    Array(Vec<Reply>),
+}
+
+impl Reply {
+    /// The reply as an integer (integers, and strings holding one).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Self::Int(i) => Some(*i),
+            Self::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The reply as a float (integers, and strings holding a number).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            // Counts stay far below 2^53, where the conversion is exact.
+            Self::Int(i) => Some(*i as f64),
+            Self::Bytes(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The elements of an array reply (nil is an empty array).
+    pub fn into_array(self) -> Result<Vec<Reply>> {
+        match self {
+            Self::Array(items) => Ok(items),
+            Self::Nil => Ok(Vec::new()),
+            other => Err(shape("array", &other)),
+        }
+    }
+
+    /// The reply as text (strings and statuses).
+    pub fn into_string(self) -> Option<String> {
+        match self {
+            Self::Bytes(b) => String::from_utf8(b).ok(),
+            Self::Status(s) => Some(s),
+            Self::Int(i) => Some(i.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// An error for a reply of the wrong shape.
+pub(crate) fn shape(expected: &str, got: &Reply) -> Error {
+    let kind = match got {
+        Reply::Nil => "nil",
+        Reply::Int(_) => "integer",
+        Reply::Bytes(_) => "string",
+        Reply::Status(_) => "status",
+        Reply::Array(_) => "array",
+    };
+    Error::Store(format!("expected {expected}, got {kind}"))
+}
+
+/// Reads an integer element of a script reply.
+pub(crate) fn int_at(items: &[Reply], i: usize) -> Result<i64> {
+    items
+        .get(i)
+        .and_then(Reply::as_i64)
+        .ok_or_else(|| Error::Store(format!("script reply element {i} is not an integer")))
+}
+
+/// Where the limiter's state lives: anything that runs this crate's Lua scripts and a few
+/// plain commands atomically, as Redis does.
+///
+/// Implemented for the Upstash REST client ([`upstash_redis::Redis`]), for the `redis` crate's
+/// multiplexed connection (feature `resp`) and for [`MemoryStore`](crate::MemoryStore)
+/// (in-process, for tests and benchmarks).
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Runs `script` with `keys` and `args` (`EVALSHA`, then `EVAL` on `NOSCRIPT`). Never
+    /// resend after an indeterminate failure: the script may have run.
+    fn eval<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> BoxFuture<'a, Result<Reply>>;
+
+    /// Runs one plain command (`GET`, `SET`, `DEL`, `ZINCRBY`, `HSET`, `PEXPIRE`, ...).
+    fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>>;
+
+    /// Runs several plain commands in one round trip (not atomically), one result each.
+    fn pipeline<'a>(
+        &'a self,
+        commands: Vec<Vec<String>>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
+        Box::pin(async move {
+            let mut out = Vec::with_capacity(commands.len());
+            for c in commands {
+                out.push(self.command(c).await);
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn eval<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> BoxFuture<'a, Result<Reply>> {
+        (**self).eval(script, keys, args)
+    }
+
+    fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {
+        (**self).command(args)
+    }
+
+    fn pipeline<'a>(
+        &'a self,
+        commands: Vec<Vec<String>>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
+        (**self).pipeline(commands)
+    }
+}
