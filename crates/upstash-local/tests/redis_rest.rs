@@ -1023,3 +1023,28 @@ async fn scan_withtype_emulation() {
     assert!(found.is_empty() || found == vec![json!(format!("{p}s")), json!("string")]);
     assert_eq!(v[1], json!({"result": "PONG"}));
 }
+
+#[tokio::test]
+async fn function_load_with_allow_key_locking() {
+    let api = Api::new(shared());
+    let p = prefix("fn");
+    let lib = format!("lib_{}", &sha1_hex(p.as_bytes())[..10]);
+    let code = format!(
+        "#!lua name={lib}\nredis.register_function{{function_name='{lib}_get', callback=function(keys, args) return redis.call('GET', keys[1]) end, flags={{'no-writes', 'allow-key-locking'}}}}"
+    );
+    let (s, v) = api.cmd(json!(["FUNCTION", "LOAD", code])).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["result"], json!(lib));
+    api.ok(json!(["SET", format!("{p}k"), "v"])).await;
+    assert_eq!(
+        api.ok(json!([
+            "FCALL_RO",
+            format!("{lib}_get"),
+            1,
+            format!("{p}k")
+        ]))
+        .await,
+        json!("v")
+    );
+    api.ok(json!(["FUNCTION", "DELETE", lib])).await;
+}

@@ -165,8 +165,8 @@ pub fn prepare(mut cmd: Command, scripts: &ScriptMap) -> Plan {
         b"FUNCTION" => {
             if sub(&cmd, 1) == b"LOAD" && cmd.len() >= 3 {
                 let last = cmd.len() - 1;
-                if let Some((body, _)) = scripts.rewrite(&cmd[last]) {
-                    cmd[last] = body;
+                if let Some(body) = super::scripts::strip_function_flags(&cmd[last]) {
+                    cmd[last] = Bytes::from(body);
                 }
             }
             Plan::Remote(cmd, Post::None)

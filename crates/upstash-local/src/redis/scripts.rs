@@ -72,6 +72,45 @@ pub fn strip_flag(script: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// For `FUNCTION LOAD`: strips the flag from the shebang and from quoted entries of
+/// `flags={...}` tables (`'allow-key-locking'` / `"allow-key-locking"`). `None` when unchanged.
+pub fn strip_function_flags(code: &[u8]) -> Option<Vec<u8>> {
+    let mut out = strip_flag(code).unwrap_or_else(|| code.to_vec());
+    let mut changed = out.len() != code.len();
+    for q in [b'\'', b'"'] {
+        let mut pat = vec![q];
+        pat.extend_from_slice(FLAG);
+        pat.push(q);
+        while let Some(at) = find(&out, &pat) {
+            let mut start = at;
+            let mut end = at + pat.len();
+            // Remove a following comma (and spaces), else a preceding one.
+            let mut e = end;
+            while out.get(e).is_some_and(|c| *c == b' ') {
+                e += 1;
+            }
+            if out.get(e) == Some(&b',') {
+                end = e + 1;
+            } else {
+                let mut s = start;
+                while s > 0 && out[s - 1] == b' ' {
+                    s -= 1;
+                }
+                if s > 0 && out[s - 1] == b',' {
+                    start = s - 1;
+                }
+            }
+            out.drain(start..end);
+            changed = true;
+        }
+    }
+    changed.then_some(out)
+}
+
 impl ScriptMap {
     /// Rewrites a script body if needed, recording the SHA mapping.
     /// Returns the new body and the original SHA-1.
@@ -119,6 +158,24 @@ mod tests {
         assert_eq!(
             strip_flag(b"#!lua name=lib flags=allow-key-locking").unwrap(),
             b"#!lua name=lib"
+        );
+    }
+
+    #[test]
+    fn strips_function_flags() {
+        assert_eq!(strip_function_flags(b"#!lua name=l\nx"), None);
+        assert_eq!(
+            strip_function_flags(b"#!lua name=l\nflags={'no-writes', 'allow-key-locking'}")
+                .unwrap(),
+            b"#!lua name=l\nflags={'no-writes'}"
+        );
+        assert_eq!(
+            strip_function_flags(b"flags={\"allow-key-locking\",\"no-writes\"}").unwrap(),
+            b"flags={\"no-writes\"}"
+        );
+        assert_eq!(
+            strip_function_flags(b"flags={'allow-key-locking'}").unwrap(),
+            b"flags={}"
         );
     }
 
