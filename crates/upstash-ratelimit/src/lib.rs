@@ -59,3 +59,8 @@ pub use resp::RespStore;
 pub use response::{Pending, Reason, Remaining, Response};
 pub use rest::RestStore;
 pub use store::{Reply, Store};
+
+/// The `redis` crate this backend is built on (feature `resp`), so connections match its
+/// version.
+#[cfg(feature = "resp")]
+pub use redis;

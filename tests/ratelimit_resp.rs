@@ -1,0 +1,206 @@
+//! End-to-end tests of upstash-ratelimit over the RESP backend (feature `resp`): straight to
+//! the redis-server behind upstash-local, with the flag-less scripts.
+#![allow(clippy::unwrap_used)]
+
+use upstash_local::{testing, LocalStack};
+use upstash_ratelimit::redis;
+use upstash_ratelimit::{
+    Algorithm, LimitOptions, ManualClock, MemoryStore, Ratelimit, Reason, RespStore,
+};
+
+async fn resp(stack: &LocalStack) -> RespStore<redis::aio::MultiplexedConnection> {
+    let client = redis::Client::open(stack.redis_tcp_url()).unwrap();
+    RespStore::new(client.get_multiplexed_async_connection().await.unwrap())
+}
+
+fn t0() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    now / 86_400_000 * 86_400_000 - 2 * 86_400_000
+}
+
+const SCENARIO: &[(i64, Option<i64>)] = &[
+    (0, Some(1)),
+    (0, Some(2)),
+    (1_000, Some(1)),
+    (0, None),
+    (0, Some(3)),
+    (0, Some(1)),
+    (0, Some(-2)),
+    (0, Some(0)),
+    (1_800_000, Some(1)),
+    (0, None),
+    (900_000, Some(4)),
+    (0, Some(1)),
+    (1_800_000, Some(-7)),
+    (0, Some(5)),
+    (0, Some(1)),
+    (0, None),
+    (1_800_000, Some(2)),
+    (0, Some(9)),
+];
+
+async fn run(rl: &Ratelimit, clock: &ManualClock, start: i64) -> Vec<(bool, i64, i64, i64)> {
+    clock.set(start);
+    let mut out = Vec::new();
+    for &(advance, rate) in SCENARIO {
+        clock.advance(advance);
+        out.push(match rate {
+            Some(rate) => {
+                let r = rl.limit_with("id", LimitOptions::rate(rate)).await.unwrap();
+                (r.success, r.limit, r.remaining, r.reset)
+            }
+            None => {
+                let r = rl.get_remaining("id").await.unwrap();
+                (true, r.limit, r.remaining, r.reset)
+            }
+        });
+    }
+    out
+}
+
+#[tokio::test]
+async fn scripts_agree_with_reference_arithmetic_over_resp() {
+    let stack = testing::shared();
+    let store = resp(stack).await;
+    let start = t0();
+    for tagged in [false, true] {
+        for algo in [
+            Algorithm::fixed_window(5, "1 h").unwrap(),
+            Algorithm::sliding_window(5, "1 h").unwrap(),
+            Algorithm::token_bucket(2, "1 h", 5).unwrap(),
+            Algorithm::cached_fixed_window(5, "1 h").unwrap(),
+        ] {
+            let clock = ManualClock::new(start);
+            let prefix = testing::prefix("rl-resp");
+            let build = |s: std::sync::Arc<dyn upstash_ratelimit::Store>| {
+                Ratelimit::builder(s, algo)
+                    .prefix(&prefix)
+                    .ephemeral_cache(matches!(algo, Algorithm::CachedFixedWindow { .. }))
+                    .hash_tagged_keys(tagged)
+                    .clock(clock.clone())
+                    .build()
+                    .unwrap()
+            };
+            let expected = run(
+                &build(std::sync::Arc::new(MemoryStore::with_clock(clock.clone()))),
+                &clock,
+                start,
+            )
+            .await;
+            let got = run(&build(std::sync::Arc::new(store.clone())), &clock, start).await;
+            assert_eq!(got, expected, "{algo:?} tagged={tagged}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn hash_tagged_keys_share_a_slot() {
+    let stack = testing::shared();
+    let store = resp(stack).await;
+    let clock = ManualClock::new(t0());
+    let prefix = testing::prefix("rl-tag");
+    let p = prefix.trim_end_matches(':');
+    let rl = Ratelimit::builder(store.clone(), Algorithm::sliding_window(3, "1 h").unwrap())
+        .prefix(p)
+        .hash_tagged_keys(true)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    rl.limit("user").await.unwrap();
+    let mut conn = store.connection().clone();
+    let key = format!("{p}:{{user}}:{}", t0() / 3_600_000);
+    let v: Option<String> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(v.as_deref(), Some("1"));
+    assert!(
+        Ratelimit::builder(store, Algorithm::fixed_window(1, "1 s").unwrap())
+            .hash_tagged_keys(true)
+            .dynamic_limits(true)
+            .build()
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn vanilla_redis_rejects_the_key_locking_flag() {
+    let stack = testing::shared();
+    let store = resp(stack).await.with_key_locking(true);
+    let rl = Ratelimit::builder(store, Algorithm::fixed_window(3, "1 h").unwrap())
+        .prefix(testing::prefix("rl-flag"))
+        .build()
+        .unwrap();
+    let err = rl.limit("a").await.unwrap_err();
+    assert!(err.to_string().contains("Unexpected flag"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_concurrent_calls_admit_exactly_the_limit_over_resp() {
+    let stack = testing::shared();
+    let store = resp(stack).await;
+    for algo in [
+        Algorithm::fixed_window(100, "1 h").unwrap(),
+        Algorithm::sliding_window(100, "1 h").unwrap(),
+        Algorithm::token_bucket(1, "1 h", 100).unwrap(),
+    ] {
+        let rl = Ratelimit::builder(store.clone(), algo)
+            .prefix(testing::prefix("rl-resp-conc"))
+            .timeout(None)
+            .build()
+            .unwrap();
+        let tasks: Vec<_> = (0..1000)
+            .map(|_| {
+                let rl = rl.clone();
+                tokio::spawn(async move { rl.limit("hot").await.unwrap().success })
+            })
+            .collect();
+        let mut admitted = 0;
+        for t in tasks {
+            admitted += usize::from(t.await.unwrap());
+        }
+        assert_eq!(admitted, 100, "{algo:?}");
+    }
+}
+
+#[tokio::test]
+async fn script_flush_recovery_and_protection_over_resp() {
+    let stack = testing::dedicated(upstash_local::Config::default());
+    let store = resp(&stack).await;
+    let rl = Ratelimit::builder(store.clone(), Algorithm::token_bucket(1, "1 h", 5).unwrap())
+        .prefix("flush")
+        .protection(true)
+        .build()
+        .unwrap();
+    assert_eq!(rl.limit("a").await.unwrap().remaining, 4);
+    let mut conn = store.connection().clone();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rl.limit("a").await.unwrap().remaining, 3);
+    let _: i64 = redis::cmd("SADD")
+        .arg("flush:denyList:all")
+        .arg("XX")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let r = rl
+        .limit_with(
+            "b",
+            LimitOptions {
+                country: Some("XX".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.reason, Some(Reason::DenyList));
+    assert_eq!(r.denied_value.as_deref(), Some("XX"));
+    stack.shutdown().await;
+}
