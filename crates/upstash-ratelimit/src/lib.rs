@@ -36,6 +36,7 @@ mod clock;
 mod duration;
 mod error;
 mod memory;
+mod multi;
 mod ratelimit;
 #[cfg(feature = "resp")]
 mod resp;
@@ -50,6 +51,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use duration::{IntoWindow, Window};
 pub use error::{Error, Result};
 pub use memory::MemoryStore;
+pub use multi::{MultiRegionBuilder, MultiRegionRatelimit};
 pub use ratelimit::{
     analytics_member, ErrorPolicy, LimitOptions, Ratelimit, RatelimitBuilder, TimeoutPolicy,
     DEFAULT_PREFIX,
