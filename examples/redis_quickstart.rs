@@ -41,20 +41,16 @@ async fn main() -> Result<(), BoxError> {
     // 3. Counters and expiry.
     let hits = format!("{prefix}hits");
     let n = redis.incr(&hits).await?;
-    let expiring: i64 = redis.cmd("EXPIRE").arg((&hits, 300)).query().await?;
-    let ttl: i64 = redis.cmd("TTL").arg(&hits).query().await?;
+    let expiring = redis.expire(&hits, Duration::from_secs(300), None).await?;
+    let ttl = redis.ttl(&hits).await?;
     println!("INCR {hits} -> {n}; EXPIRE -> {expiring}; TTL -> {ttl}s");
 
     // 4. Hashes: HSET several fields, HGETALL into a map.
     let user = format!("{prefix}user:42");
-    let added: i64 = redis
-        .cmd("HSET")
-        .arg((&user, "name", "Ada"))
-        .arg(("plan", "pro"))
-        .query()
+    let added = redis
+        .hset(&user, [("name", "Ada"), ("plan", "pro")])
         .await?;
-    let fields: std::collections::BTreeMap<String, String> =
-        redis.cmd("HGETALL").arg(&user).query().await?;
+    let fields: std::collections::BTreeMap<String, String> = redis.hgetall(&user).await?;
     println!("HSET {user} -> {added} new fields; HGETALL -> {fields:?}");
 
     // 5. Pipeline: several commands, one HTTP request, typed results.
@@ -69,8 +65,8 @@ async fn main() -> Result<(), BoxError> {
     let balance = format!("{prefix}balance");
     let mut tx = redis.multi();
     tx.set(&balance, 100)
-        .cmd("DECRBY", (&balance, 30))
-        .cmd("INCRBY", (&balance, 5));
+        .decrby(&balance, 30)
+        .incrby(&balance, 5);
     let ((), after_debit, after_credit): ((), i64, i64) = tx.exec().await?;
     println!("transaction -> {after_debit} then {after_credit}");
 
@@ -99,7 +95,7 @@ async fn main() -> Result<(), BoxError> {
         counter,
         format!("{prefix}a"),
     ];
-    let deleted: i64 = redis.cmd("DEL").arg(keys.as_slice()).query().await?;
+    let deleted = redis.del(keys.as_slice()).await?;
     println!("DEL -> {deleted} keys removed");
 
     if let Some(stack) = local {

@@ -91,14 +91,9 @@ async fn typed_values(t: &Tour) -> SectionResult {
     println!("a 23-digit id round-trips exactly: {}", back == big);
 
     let h = t.key("profile");
-    let _: i64 = r
-        .cmd("HSET")
-        .arg((&h, "name", "Ada"))
-        .arg(("visits", 3))
-        .query()
-        .await?;
-    let profile: BTreeMap<String, String> = r.cmd("HGETALL").arg(&h).query().await?;
-    let empty: BTreeMap<String, String> = r.cmd("HGETALL").arg(t.key("no-hash")).query().await?;
+    r.hset(&h, [("name", "Ada"), ("visits", "3")]).await?;
+    let profile: BTreeMap<String, String> = r.hgetall(&h).await?;
+    let empty: BTreeMap<String, String> = r.hgetall(t.key("no-hash")).await?;
     println!("HGETALL -> {profile:?}; of a missing hash -> {empty:?} (an empty map, not null)");
     Ok(())
 }
@@ -155,13 +150,13 @@ async fn transactions(t: &Tour) -> SectionResult {
     let account = t.key("account");
     let mut tx = r.multi();
     tx.set(&account, 100)
-        .cmd("DECRBY", (&account, 30))
-        .cmd("RPUSH", (t.key("ledger"), "debit 30"));
-    let ((), balance, entries): ((), i64, i64) = tx.exec().await?;
+        .decrby(&account, 30)
+        .rpush(t.key("ledger"), "debit 30");
+    let ((), balance, entries): ((), i64, u64) = tx.exec().await?;
     println!("MULTI: balance {balance}, ledger entries {entries}");
 
     let mut bad = r.multi();
-    bad.cmd("DECRBY", (&account, 1000))
+    bad.decrby(&account, 1000)
         .push(upstash_redis::Command::new("INCR")); // missing its key: rejected at queue time
     match bad.exec::<Value>().await {
         Err(e) if e.kind() == Some(&ErrorKind::ExecAbort) => {
@@ -185,7 +180,7 @@ async fn scripts(t: &Tour) -> SectionResult {
         let (n, verdict): (i64, String) = script.exec(r, &k, (4, 10)).await?;
         println!("script {} -> {n} {verdict}", &script.sha1()[..8]);
     }
-    let _: Value = r.cmd("SCRIPT").arg("FLUSH").query().await?;
+    r.script_flush(None).await?;
     let (n, verdict): (i64, String) = script.exec(r, &k, (0, 10)).await?;
     println!("after SCRIPT FLUSH: NOSCRIPT -> EVAL fallback -> {n} {verdict}");
     Ok(())
