@@ -42,6 +42,7 @@ mod ratelimit;
 mod resp;
 mod response;
 mod rest;
+mod rules;
 pub mod scripts;
 mod store;
 
@@ -60,6 +61,7 @@ pub use ratelimit::{
 pub use resp::RespStore;
 pub use response::{Pending, Reason, Remaining, Response};
 pub use rest::RestStore;
+pub use rules::{MultiDecision, MultiLimit, Rule, RuleKind, RuleOutcome, RuleSet};
 pub use store::{Reply, Store};
 
 /// The `redis` crate this backend is built on (feature `resp`), so connections match its
