@@ -15,5 +15,8 @@ pub use upstash_core as core;
 #[cfg(feature = "redis")]
 pub use upstash_redis as redis;
 
+#[cfg(feature = "qstash")]
+pub use upstash_qstash as qstash;
+
 #[cfg(feature = "ratelimit")]
 pub use upstash_ratelimit as ratelimit;
