@@ -35,6 +35,8 @@ mod cache;
 mod clock;
 mod duration;
 mod error;
+#[cfg(feature = "axum")]
+pub mod layer;
 mod memory;
 mod multi;
 mod ratelimit;
