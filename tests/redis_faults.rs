@@ -10,7 +10,7 @@
 
 use std::future::IntoFuture as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,15 +46,24 @@ fn http(status: u16, extra_headers: &[(&str, &str)], body: &str) -> Reply {
 struct FaultServer {
     url: String,
     attempts: Arc<AtomicUsize>,
+    /// Raw bytes of every request received, in arrival order.
+    requests: Arc<Mutex<Vec<Vec<u8>>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl FaultServer {
     async fn start(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start_with(move |n, _| script(n)).await
+    }
+
+    /// Like [`FaultServer::start`], the script also seeing the raw request.
+    async fn start_with(script: impl Fn(usize, &[u8]) -> Reply + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let attempts = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::new(Mutex::new(Vec::new()));
         let counter = attempts.clone();
+        let log = requests.clone();
         let script = Arc::new(script);
         let task = tokio::spawn(async move {
             loop {
@@ -62,21 +71,41 @@ impl FaultServer {
                     return;
                 };
                 let counter = counter.clone();
+                let log = log.clone();
                 let script = script.clone();
                 tokio::spawn(async move {
-                    serve_connection(stream, counter, script).await;
+                    serve_connection(stream, counter, log, script).await;
                 });
             }
         });
         Self {
             url,
             attempts,
+            requests,
             task,
         }
     }
 
     fn attempts(&self) -> usize {
         self.attempts.load(Ordering::SeqCst)
+    }
+
+    /// The value of header `name` (lowercase) in each request received so far.
+    fn header_values(&self, name: &str) -> Vec<Option<String>> {
+        let requests = self.requests.lock().expect("lock");
+        requests
+            .iter()
+            .map(|raw| {
+                let text = String::from_utf8_lossy(raw);
+                let head = text.split("\r\n\r\n").next().unwrap_or_default();
+                head.lines().skip(1).find_map(|line| {
+                    let (n, v) = line.split_once(':')?;
+                    n.trim()
+                        .eq_ignore_ascii_case(name)
+                        .then(|| v.trim().to_owned())
+                })
+            })
+            .collect()
     }
 }
 
@@ -89,13 +118,18 @@ impl Drop for FaultServer {
 async fn serve_connection(
     mut stream: TcpStream,
     counter: Arc<AtomicUsize>,
-    script: Arc<dyn Fn(usize) -> Reply + Send + Sync>,
+    log: Arc<Mutex<Vec<Vec<u8>>>>,
+    script: Arc<dyn Fn(usize, &[u8]) -> Reply + Send + Sync>,
 ) {
-    if read_request(&mut stream).await.is_none() {
+    let Some(request) = read_request(&mut stream).await else {
         return;
-    }
-    let n = counter.fetch_add(1, Ordering::SeqCst);
-    match script(n) {
+    };
+    let n = {
+        let mut log = log.lock().expect("lock");
+        log.push(request.clone());
+        counter.fetch_add(1, Ordering::SeqCst)
+    };
+    match script(n, &request) {
         Reply::Raw(bytes) => {
             let _ = stream.write_all(&bytes).await;
             let _ = stream.flush().await;
@@ -421,6 +455,59 @@ async fn failed_batch_fails_every_auto_pipelined_caller_with_a_typed_error() {
         assert!(
             matches!(r, Err(Error::Core(CoreError::Http { status: 500, .. }))),
             "{r:?}"
+        );
+    }
+}
+
+/// Read-your-writes on the wire: the token of each response goes out with the very next
+/// request (not the one after, the bug of @upstash/redis 1.34.5-1.38.x), and a token handed
+/// over with `set_sync_token` is the one sent. The server here only stamps each response with
+/// a distinct token and records the requests.
+#[tokio::test]
+async fn sync_token_of_each_response_is_sent_with_the_next_request() {
+    let server = FaultServer::start_with(|n, request| {
+        let body = if request.starts_with(b"POST /pipeline") {
+            r#"[{"result":"OK"}]"#
+        } else {
+            r#"{"result":"OK"}"#
+        };
+        http(200, &[("upstash-sync-token", &format!("tok-{n}"))], body)
+    })
+    .await;
+    for auto in [false, true] {
+        let before = server.attempts();
+        let redis = client(&server.url, quick_retries(0), auto);
+        redis.set("fault:ryw", "1").await.expect("set");
+        redis.set("fault:ryw", "2").await.expect("set");
+        let mut pipe = redis.pipeline();
+        pipe.set("fault:ryw", "3");
+        pipe.exec::<((),)>().await.expect("pipeline");
+        redis.set_sync_token("handed-over");
+        redis.set("fault:ryw", "4").await.expect("set");
+        assert_eq!(redis.sync_token(), Some(format!("tok-{}", before + 3)));
+
+        let sent = server.header_values("upstash-sync-token");
+        let sent = &sent[before..];
+        let expected = [
+            None,
+            Some(format!("tok-{before}")),
+            Some(format!("tok-{}", before + 1)),
+            Some("handed-over".to_owned()),
+        ];
+        assert_eq!(sent, expected.as_slice(), "auto={auto}");
+
+        // Opt-out: never sent.
+        let before = server.attempts();
+        let plain = Redis::builder(server.url.as_str(), "fault-test-token")
+            .read_your_writes(false)
+            .auto_pipelining(auto)
+            .build()
+            .expect("client");
+        plain.set("fault:ryw", "5").await.expect("set");
+        plain.set("fault:ryw", "6").await.expect("set");
+        assert_eq!(
+            server.header_values("upstash-sync-token")[before..],
+            [None, None]
         );
     }
 }
