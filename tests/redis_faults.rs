@@ -18,6 +18,9 @@ use tokio::net::{TcpListener, TcpStream};
 use upstash_redis::core::{Error as CoreError, RetryPolicy};
 use upstash_redis::{Error, Redis};
 
+/// Decides the reply to attempt `n` (0-based, over all connections) given the raw request.
+type Script = dyn Fn(usize, &[u8]) -> Reply + Send + Sync;
+
 /// What the fault server does with one request.
 #[derive(Clone, Debug)]
 enum Reply {
@@ -119,7 +122,7 @@ async fn serve_connection(
     mut stream: TcpStream,
     counter: Arc<AtomicUsize>,
     log: Arc<Mutex<Vec<Vec<u8>>>>,
-    script: Arc<dyn Fn(usize, &[u8]) -> Reply + Send + Sync>,
+    script: Arc<Script>,
 ) {
     let Some(request) = read_request(&mut stream).await else {
         return;
