@@ -30,6 +30,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod api;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod client;
 mod error;
 mod jwt;
