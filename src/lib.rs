@@ -20,3 +20,6 @@ pub use upstash_qstash as qstash;
 
 #[cfg(feature = "ratelimit")]
 pub use upstash_ratelimit as ratelimit;
+
+#[cfg(feature = "vector")]
+pub use upstash_vector as vector;
