@@ -56,8 +56,8 @@ pub use error::{Error, Result};
 pub use memory::MemoryStore;
 pub use multi::{MultiRegionBuilder, MultiRegionRatelimit};
 pub use ratelimit::{
-    analytics_member, ErrorPolicy, LimitOptions, Ratelimit, RatelimitBuilder, TimeoutPolicy,
-    DEFAULT_PREFIX,
+    analytics_member, ErrorPolicy, LimitOptions, Metrics, MetricsSnapshot, Ratelimit,
+    RatelimitBuilder, TimeoutPolicy, DEFAULT_PREFIX,
 };
 #[cfg(feature = "resp")]
 pub use resp::RespStore;

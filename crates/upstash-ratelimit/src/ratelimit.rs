@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -82,6 +83,78 @@ impl LimitOptions {
     }
 }
 
+/// Decision counters of one limiter (shared by its clones); also reported as `tracing`
+/// events at debug level under the `ratelimit.limit` span.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    decisions: AtomicU64,
+    allowed: AtomicU64,
+    rejected: AtomicU64,
+    cache_blocks: AtomicU64,
+    deny_blocks: AtomicU64,
+    timeouts: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// A copy of [`Metrics`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetricsSnapshot {
+    /// Calls of `limit`/`limit_with` that returned a decision.
+    pub decisions: u64,
+    /// Decisions that allowed the request.
+    pub allowed: u64,
+    /// Decisions that rejected the request.
+    pub rejected: u64,
+    /// Rejections served by the ephemeral cache (no server call).
+    pub cache_blocks: u64,
+    /// Rejections by a deny list.
+    pub deny_blocks: u64,
+    /// Decisions made by the timeout policy.
+    pub timeouts: u64,
+    /// Decisions made by the error policy, or errors returned.
+    pub errors: u64,
+}
+
+impl Metrics {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            decisions: r(&self.decisions),
+            allowed: r(&self.allowed),
+            rejected: r(&self.rejected),
+            cache_blocks: r(&self.cache_blocks),
+            deny_blocks: r(&self.deny_blocks),
+            timeouts: r(&self.timeouts),
+            errors: r(&self.errors),
+        }
+    }
+
+    fn count(&self, res: &Response) {
+        let add = |a: &AtomicU64| a.fetch_add(1, Ordering::Relaxed);
+        add(&self.decisions);
+        add(if res.success {
+            &self.allowed
+        } else {
+            &self.rejected
+        });
+        match res.reason {
+            Some(Reason::CacheBlock) => add(&self.cache_blocks),
+            Some(Reason::DenyList) => add(&self.deny_blocks),
+            Some(Reason::Timeout) => add(&self.timeouts),
+            Some(Reason::Error) => add(&self.errors),
+            None => 0,
+        };
+        tracing::debug!(
+            success = res.success,
+            remaining = res.remaining,
+            reason = res.reason.map(Reason::as_str),
+            "ratelimit decision"
+        );
+    }
+}
+
 /// How keys are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum KeyStyle {
@@ -104,6 +177,7 @@ pub(crate) struct Inner {
     pub(crate) protection: bool,
     pub(crate) dynamic: bool,
     pub(crate) keys: KeyStyle,
+    pub(crate) metrics: Metrics,
 }
 
 /// A rate limiter: one algorithm, one store, one key prefix.
@@ -264,6 +338,7 @@ impl RatelimitBuilder {
                 protection: self.protection,
                 dynamic: self.dynamic,
                 keys: self.keys,
+                metrics: Metrics::default(),
             }),
         })
     }
@@ -328,6 +403,11 @@ impl Ratelimit {
         &self.inner.store
     }
 
+    /// Decision counters.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.metrics.snapshot()
+    }
+
     /// The ephemeral cache, when on.
     pub fn cache(&self) -> Option<&Arc<EphemeralCache>> {
         self.inner.cache.as_ref()
@@ -340,12 +420,15 @@ impl Ratelimit {
 
     /// Takes `options.rate` tokens for `id` (negative rates refund), checking the deny lists
     /// with the other options when protection is on.
+    #[tracing::instrument(
+        name = "ratelimit.limit",
+        level = "debug",
+        skip_all,
+        fields(algorithm = self.inner.algorithm.name(), rate = options.rate)
+    )]
     pub async fn limit_with(&self, id: &str, options: LimitOptions) -> Result<Response> {
         let inner = &self.inner;
         let now = inner.clock.now_ms();
-        let span = tracing::trace_span!("ratelimit.limit", algorithm = inner.algorithm.name());
-        let _guard = span.enter();
-        drop(_guard);
 
         // 1. The deny cache: no server call.
         if inner.protection {
@@ -410,7 +493,10 @@ impl Ratelimit {
             Ok(d) => d.response,
             Err(e) => {
                 let success = match inner.error_policy {
-                    ErrorPolicy::Propagate => return Err(e),
+                    ErrorPolicy::Propagate => {
+                        inner.metrics.errors.fetch_add(1, Ordering::Relaxed);
+                        return Err(e);
+                    }
                     ErrorPolicy::FailOpen => true,
                     ErrorPolicy::FailClosed => false,
                 };
@@ -439,6 +525,7 @@ impl Ratelimit {
 
     /// Sends the analytics event in the background.
     fn record(&self, res: &mut Response, id: &str, options: &LimitOptions, now: i64) {
+        self.inner.metrics.count(res);
         if !self.inner.analytics {
             return;
         }

@@ -128,11 +128,8 @@ where
                 }
                 cmd
             };
-            let (by_sha, by_src) = if script.is_read_only() {
-                ("EVALSHA_RO", "EVAL_RO")
-            } else {
-                ("EVALSHA", "EVAL")
-            };
+            // Plain EVALSHA even for read-only scripts: EVALSHA_RO needs Redis 7.
+            let (by_sha, by_src) = ("EVALSHA", "EVAL");
             match build(by_sha, src.sha1())
                 .query_async::<redis::Value>(&mut conn)
                 .await
