@@ -14,6 +14,8 @@ pub const DEV_REDIS_TOKEN: &str = "upstash-local-redis-token";
 pub const DEV_REDIS_READONLY_TOKEN: &str = "upstash-local-redis-readonly-token";
 /// REST port used when a config file's `[redis]` section does not set one.
 pub const DEFAULT_REDIS_PORT: u16 = 8079;
+/// QStash port used when a config file's `[qstash]` section does not set one (as `qstash dev`).
+pub const DEFAULT_QSTASH_PORT: u16 = 8080;
 
 /// The whole configuration. Unknown sections (other services) are ignored.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -23,6 +25,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[redis]`: the Redis REST service.
     pub redis: RedisConfig,
+    /// `[qstash]`: the QStash service.
+    pub qstash: QStashConfig,
 }
 
 /// `[server]` section.
@@ -132,6 +136,41 @@ fn all_patterns() -> Vec<String> {
     vec!["*".into()]
 }
 
+/// `[qstash]` section. Users, tokens and signing keys are the fixed ones of `qstash dev`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct QStashConfig {
+    /// HTTP port; 0 = ephemeral. In a file it defaults to 8080; `Config::default()` uses 0.
+    #[serde(default = "default_qstash_port")]
+    pub port: u16,
+    /// Persist messages, schedules, queues, URL groups, DLQ and logs in
+    /// `data_dir/qstash.json`; default: nothing persisted.
+    pub data_dir: Option<PathBuf>,
+    /// Multiplies the default retry backoff (`min(1 day, e^(2.5 n) s)`); e.g. `0.01` in tests.
+    /// Explicit `Upstash-Retry-Delay` expressions and `Retry-After` answers are not scaled.
+    pub retry_backoff_scale: f64,
+    /// Per-attempt HTTP timeout when a message sets no `Upstash-Timeout`, in seconds.
+    pub delivery_timeout_secs: u64,
+    /// Largest accepted request body in bytes.
+    pub max_request_bytes: usize,
+}
+
+fn default_qstash_port() -> u16 {
+    DEFAULT_QSTASH_PORT
+}
+
+impl Default for QStashConfig {
+    fn default() -> Self {
+        QStashConfig {
+            port: 0,
+            data_dir: None,
+            retry_backoff_scale: 1.0,
+            delivery_timeout_secs: 300,
+            max_request_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
 impl Config {
     /// Parses a TOML document.
     pub fn from_toml_str(s: &str) -> Result<Config, Error> {
@@ -187,6 +226,17 @@ impl Config {
                 "max_request_bytes and max_pipeline_commands must be positive".into(),
             ));
         }
+        let q = &self.qstash;
+        if !q.retry_backoff_scale.is_finite() || q.retry_backoff_scale < 0.0 {
+            return Err(Error::Config(
+                "qstash retry_backoff_scale must be a non-negative number".into(),
+            ));
+        }
+        if q.max_request_bytes == 0 || q.delivery_timeout_secs == 0 {
+            return Err(Error::Config(
+                "qstash max_request_bytes and delivery_timeout_secs must be positive".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -220,5 +270,13 @@ port = 8080
         assert!(!format!("{c:?}").contains("cache-reader-token"));
         assert!(Config::from_toml_str("[redis]\ntoken = \"x\"\nreadonly_token = \"x\"").is_err());
         assert_eq!(Config::default().redis.port, 0);
+        assert_eq!(c.qstash.port, 8080);
+        assert_eq!(Config::default().qstash.port, 0);
+        let q =
+            Config::from_toml_str("[qstash]\nretry_backoff_scale = 0.01\ndata_dir = \"/tmp/x\"")
+                .unwrap();
+        assert_eq!(q.qstash.retry_backoff_scale, 0.01);
+        assert_eq!(q.qstash.port, DEFAULT_QSTASH_PORT);
+        assert!(Config::from_toml_str("[qstash]\nretry_backoff_scale = -1.0").is_err());
     }
 }

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod qstash;
 mod redis;
 mod secret;
 mod stats;
@@ -23,8 +24,8 @@ pub mod testing;
 use std::fmt;
 
 pub use config::{
-    Config, RedisConfig, ServerConfig, UserConfig, DEFAULT_REDIS_PORT, DEV_REDIS_READONLY_TOKEN,
-    DEV_REDIS_TOKEN,
+    Config, QStashConfig, RedisConfig, ServerConfig, UserConfig, DEFAULT_QSTASH_PORT,
+    DEFAULT_REDIS_PORT, DEV_REDIS_READONLY_TOKEN, DEV_REDIS_TOKEN,
 };
 pub use secret::Secret;
 pub use stats::{Stats, StatsSnapshot};
@@ -50,6 +51,7 @@ pub enum Error {
 /// Every configured service, running.
 pub struct LocalStack {
     redis: redis::RedisService,
+    qstash: qstash::QStashService,
     runtime: Option<testing::RuntimeGuard>,
 }
 
@@ -57,6 +59,7 @@ impl fmt::Debug for LocalStack {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LocalStack")
             .field("redis_rest_url", &self.redis_rest_url())
+            .field("qstash_url", &self.qstash_url())
             .finish_non_exhaustive()
     }
 }
@@ -74,14 +77,53 @@ fn shell_quote(v: &str) -> String {
 }
 
 impl LocalStack {
-    /// Starts every configured service (currently: Redis REST). Must run inside a tokio runtime;
+    /// Starts every configured service (Redis REST, QStash). Must run inside a tokio runtime;
     /// the services live on that runtime.
     pub async fn start(config: Config) -> Result<LocalStack, Error> {
-        let redis = redis::RedisService::start(&config).await?;
+        config.validate()?;
+        let mut qstash = qstash::QStashService::start(&config).await?;
+        let redis = match redis::RedisService::start(&config).await {
+            Ok(r) => r,
+            Err(e) => {
+                qstash.stopper().stop().await;
+                return Err(e);
+            }
+        };
         Ok(LocalStack {
             redis,
+            qstash,
             runtime: None,
         })
+    }
+
+    /// Base URL of the QStash service, e.g. `http://127.0.0.1:8080` (`QSTASH_URL`).
+    pub fn qstash_url(&self) -> String {
+        format!("http://{}", self.qstash.addr)
+    }
+
+    /// The QStash token of the default development user (`QSTASH_TOKEN`), the same as
+    /// `qstash dev` prints.
+    pub fn qstash_token(&self) -> String {
+        qstash::USERS[0].token.to_string()
+    }
+
+    /// The current signing key of the default user (`QSTASH_CURRENT_SIGNING_KEY`); it changes
+    /// after `POST /v2/keys/rotate`.
+    pub fn qstash_current_signing_key(&self) -> String {
+        let st = self.qstash.core.lock();
+        st.users.first().map_or_else(
+            || qstash::USERS[0].current_key.to_string(),
+            |u| u.current_key.clone(),
+        )
+    }
+
+    /// The next signing key of the default user (`QSTASH_NEXT_SIGNING_KEY`).
+    pub fn qstash_next_signing_key(&self) -> String {
+        let st = self.qstash.core.lock();
+        st.users.first().map_or_else(
+            || qstash::USERS[0].next_key.to_string(),
+            |u| u.next_key.clone(),
+        )
     }
 
     /// Base URL of the Redis REST service, e.g. `http://127.0.0.1:8079`.
@@ -121,21 +163,30 @@ impl LocalStack {
     /// Shell lines (`export NAME=value`) for the variables SDKs read.
     pub fn env_block(&self) -> String {
         format!(
-            "export UPSTASH_REDIS_REST_URL={}\nexport UPSTASH_REDIS_REST_TOKEN={}\nexport UPSTASH_REDIS_REST_READONLY_TOKEN={}\n",
+            "export UPSTASH_REDIS_REST_URL={}\nexport UPSTASH_REDIS_REST_TOKEN={}\nexport UPSTASH_REDIS_REST_READONLY_TOKEN={}\nexport QSTASH_URL={}\nexport QSTASH_TOKEN={}\nexport QSTASH_CURRENT_SIGNING_KEY={}\nexport QSTASH_NEXT_SIGNING_KEY={}\n",
             shell_quote(&self.redis_rest_url()),
             shell_quote(self.redis.token.expose()),
             shell_quote(self.redis.readonly_token.expose()),
+            shell_quote(&self.qstash_url()),
+            shell_quote(&self.qstash_token()),
+            shell_quote(&self.qstash_current_signing_key()),
+            shell_quote(&self.qstash_next_signing_key()),
         )
     }
 
     /// Stops every service and the spawned redis-server.
     pub async fn shutdown(mut self) {
         let stopper = self.redis.stopper();
+        let qstash = self.qstash.stopper();
+        let stop = async move {
+            qstash.stop().await;
+            stopper.stop().await;
+        };
         match self.runtime.as_ref().and_then(|r| r.handle()) {
             Some(handle) => {
-                let _ = handle.spawn(stopper.stop()).await;
+                let _ = handle.spawn(stop).await;
             }
-            None => stopper.stop().await,
+            None => stop.await,
         }
     }
 }

@@ -5,20 +5,23 @@ use std::process::ExitCode;
 
 use upstash_local::{Config, LocalStack};
 
-const USAGE: &str = "usage: upstash-local [--config FILE] [--redis-url URL] [--redis-port PORT]
+const USAGE: &str = "usage: upstash-local [--config FILE] [--redis-url URL] [--redis-port PORT] [--qstash-port PORT]
 
 Starts the local Upstash services on 127.0.0.1 and prints `export NAME=value` lines on stdout
 once every service accepts connections, e.g. eval \"$(upstash-local)\" in another shell setup.
 Logs go to stderr (RUST_LOG controls the level). Ctrl-C / SIGTERM stop everything.
 
-  --config FILE      TOML config (see the README); default: dev tokens, Redis REST on 8079
-  --redis-url URL    use an existing redis-server instead of spawning one
-  --redis-port PORT  REST port of the Redis service (0 = ephemeral)";
+  --config FILE       TOML config (see the README); default: dev tokens, Redis REST on 8079,
+                      QStash on 8080
+  --redis-url URL     use an existing redis-server instead of spawning one
+  --redis-port PORT   REST port of the Redis service (0 = ephemeral)
+  --qstash-port PORT  port of the QStash service (0 = ephemeral)";
 
 struct Args {
     config: Option<String>,
     redis_url: Option<String>,
     redis_port: Option<u16>,
+    qstash_port: Option<u16>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -26,6 +29,7 @@ fn parse_args() -> Result<Args, String> {
         config: None,
         redis_url: None,
         redis_port: None,
+        qstash_port: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -48,6 +52,13 @@ fn parse_args() -> Result<Args, String> {
                 args.redis_port = Some(
                     v.parse()
                         .map_err(|_| format!("invalid --redis-port {v:?}"))?,
+                );
+            }
+            "--qstash-port" => {
+                let v = value("--qstash-port")?;
+                args.qstash_port = Some(
+                    v.parse()
+                        .map_err(|_| format!("invalid --qstash-port {v:?}"))?,
                 );
             }
             other => return Err(format!("unknown argument {other:?}")),
@@ -110,6 +121,7 @@ fn main() -> ExitCode {
         None => {
             let mut c = Config::default();
             c.redis.port = upstash_local::DEFAULT_REDIS_PORT;
+            c.qstash.port = upstash_local::DEFAULT_QSTASH_PORT;
             c
         }
     };
@@ -118,6 +130,9 @@ fn main() -> ExitCode {
     }
     if let Some(port) = args.redis_port {
         config.redis.port = port;
+    }
+    if let Some(port) = args.qstash_port {
+        config.qstash.port = port;
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
