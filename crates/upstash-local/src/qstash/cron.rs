@@ -65,7 +65,10 @@ fn parse_field(f: &str, min: u32, max: u32, names: &[&str], name_base: u32) -> O
         let mut v = lo;
         while v <= hi {
             bits |= 1u64 << v;
-            v += step;
+            match v.checked_add(step) {
+                Some(n) => v = n,
+                None => break,
+            }
         }
     }
     Some(bits)
@@ -397,5 +400,26 @@ mod tests {
             assert!(Cron::parse(bad).is_none(), "{bad:?}");
         }
         assert!(Cron::parse("0 0 30 2 *").unwrap().next_after(T).is_none());
+        assert_eq!(next("*/4294967295 * * * *", T), "2024-03-15 11:00");
+    }
+
+    #[test]
+    fn random_input_never_panics() {
+        let alphabet: Vec<char> = "0123456789*/,-? @abcdefghijklmnopqrstuvwxyzMONJAN=CRON_TZ"
+            .chars()
+            .collect();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..20_000 {
+            let len = rng.usize(0..24);
+            let s: String = (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            if let Some(c) = Cron::parse(&s) {
+                let _ = c.next_after(rng.u64(..4_102_444_800_000));
+            }
+            let _ = crate::qstash::expr::eval(&s, 1.0);
+            let _ = crate::qstash::expr::duration_ms(&s);
+            let _ = crate::qstash::expr::retry_after_ms(&s, 0);
+        }
     }
 }

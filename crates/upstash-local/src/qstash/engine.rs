@@ -214,13 +214,13 @@ impl Core {
                         continue;
                     }
                     if let Some(rate) = flow.rate {
-                        let period = flow.period_s.max(1) * 1000;
+                        let period = flow.period_s.max(1).saturating_mul(1000);
                         if now.saturating_sub(flow.window_start) >= period {
                             flow.window_start = now;
                             flow.window_count = 0;
                         }
                         if flow.window_count >= rate {
-                            wake_at(flow.window_start + period, &mut next);
+                            wake_at(flow.window_start.saturating_add(period), &mut next);
                             continue;
                         }
                         flow.window_count += 1;

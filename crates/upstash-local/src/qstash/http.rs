@@ -1052,8 +1052,8 @@ fn flow_control(core: &Core, r: &Req, s: &[&str]) -> Res {
                     if let Some(p) = r.q("rate").and_then(|v| v.parse().ok()) {
                         f.rate = Some(p);
                     }
-                    if let Some(p) = r.q("period").and_then(|v| v.parse().ok()) {
-                        f.period_s = p;
+                    if let Some(p) = r.q("period").and_then(|v| v.parse::<u64>().ok()) {
+                        f.period_s = p.clamp(1, 7 * 86_400);
                     }
                     f.window_count = 0;
                 }
