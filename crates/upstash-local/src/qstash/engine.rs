@@ -582,3 +582,108 @@ pub(crate) async fn run(core: Arc<Core>, mut stop: oneshot::Receiver<()>) {
     }
     core.persist().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qstash::state::{Schedule, UserState};
+
+    fn core() -> Core {
+        let mut st = State::default();
+        st.users.push(UserState::new("sig_a", "sig_b"));
+        Core::new(
+            st,
+            Settings {
+                backoff_scale: 1.0,
+                default_timeout_ms: 1000,
+                max_body: 1024,
+                data_dir: None,
+            },
+        )
+        .unwrap()
+    }
+
+    fn schedule(id: &str, next: u64, paused: bool) -> Schedule {
+        Schedule {
+            id: id.into(),
+            cron: "* * * * *".into(),
+            destination: "http://127.0.0.1:9/s".into(),
+            cfg: Default::default(),
+            body: b"tick".to_vec(),
+            created_at: 0,
+            caller_ip: "127.0.0.1".into(),
+            paused,
+            last_time: None,
+            next_time: Some(next),
+            last_states: Default::default(),
+        }
+    }
+
+    /// The scheduler fires a due schedule by itself, sends the message at once, and moves the
+    /// next run to the following minute boundary; a paused one only advances.
+    #[test]
+    fn due_schedules_fire_on_their_own() {
+        let core = core();
+        let now = 1_710_497_850_000; // 10:17:30
+        {
+            let mut st = core.lock();
+            let u = &mut st.users[0];
+            u.schedules
+                .insert("s1".into(), schedule("s1", now - 30_000, false));
+            u.schedules
+                .insert("s2".into(), schedule("s2", now - 30_000, true));
+        }
+        let (jobs, next) = core.plan(now);
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].url, "http://127.0.0.1:9/s");
+        assert_eq!(jobs[0].body, b"tick");
+        assert!(jobs[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "Upstash-Schedule-Id" && v == "s1"));
+        let st = core.lock();
+        let u = &st.users[0];
+        assert_eq!(u.schedules["s1"].next_time, Some(1_710_497_880_000));
+        assert_eq!(u.schedules["s2"].next_time, Some(1_710_497_880_000));
+        assert_eq!(u.schedules["s1"].last_time, Some(now));
+        assert_eq!(u.schedules["s2"].last_time, None);
+        assert_eq!(next, Some(1_710_497_880_000));
+    }
+
+    #[test]
+    fn default_backoff_is_scaled() {
+        let mut core = core();
+        let msg = Message {
+            id: "m".into(),
+            url: "http://x".into(),
+            topic: None,
+            endpoint: None,
+            queue: None,
+            schedule_id: None,
+            cfg: Default::default(),
+            body: Vec::new(),
+            created_at: 0,
+            not_before: 0,
+            next_at: 0,
+            retried: 0,
+            caller_ip: String::new(),
+            seq: 0,
+            kind: Kind::Normal,
+            in_flight: false,
+        };
+        let out = Outcome::default();
+        assert_eq!(core.retry_delay(&msg, &out, 0), 12_182);
+        let mut m2 = msg.clone();
+        m2.retried = 4;
+        assert_eq!(core.retry_delay(&m2, &out, 0), 86_400_000);
+        core.settings.backoff_scale = 0.01;
+        assert_eq!(core.retry_delay(&msg, &out, 0), 121);
+        m2.cfg.retry_delay = Some("pow(2, retried) * 100".into());
+        assert_eq!(core.retry_delay(&m2, &out, 0), 1600);
+        let ra = Outcome {
+            headers: vec![("Retry-After".into(), "7".into())],
+            ..Outcome::default()
+        };
+        assert_eq!(core.retry_delay(&msg, &ra, 0), 7000);
+    }
+}
