@@ -25,6 +25,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[redis]`: the Redis REST service.
     pub redis: RedisConfig,
+    /// `[vector]` and `[[vector.indexes]]`: the Vector service.
+    pub vector: crate::vector::config::VectorConfig,
     /// `[qstash]`: the QStash service.
     pub qstash: QStashConfig,
 }
@@ -189,6 +191,7 @@ impl Config {
 
     /// Checks tokens and users for consistency.
     pub fn validate(&self) -> Result<(), Error> {
+        self.vector.validate()?;
         let r = &self.redis;
         let mut tokens: Vec<&str> = vec![r.token.expose(), r.readonly_token.expose()];
         let mut names: Vec<&str> = Vec::new();

@@ -20,6 +20,7 @@ mod redis;
 mod secret;
 mod stats;
 pub mod testing;
+mod vector;
 
 use std::fmt;
 
@@ -29,6 +30,9 @@ pub use config::{
 };
 pub use secret::Secret;
 pub use stats::{Stats, StatsSnapshot};
+pub use vector::config::{
+    IndexKind, Metric, VectorConfig, VectorIndexConfig, DEFAULT_VECTOR_PORT,
+};
 
 /// Errors starting or running the local stack.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,7 @@ pub enum Error {
 /// Every configured service, running.
 pub struct LocalStack {
     redis: redis::RedisService,
+    vector: vector::VectorService,
     qstash: qstash::QStashService,
     runtime: Option<testing::RuntimeGuard>,
 }
@@ -80,6 +85,7 @@ impl LocalStack {
     /// Starts every configured service (Redis REST, QStash). Must run inside a tokio runtime;
     /// the services live on that runtime.
     pub async fn start(config: Config) -> Result<LocalStack, Error> {
+        let vector = vector::VectorService::start(&config).await?;
         config.validate()?;
         let mut qstash = qstash::QStashService::start(&config).await?;
         let redis = match redis::RedisService::start(&config).await {
@@ -91,6 +97,7 @@ impl LocalStack {
         };
         Ok(LocalStack {
             redis,
+            vector,
             qstash,
             runtime: None,
         })
@@ -124,6 +131,30 @@ impl LocalStack {
             || qstash::USERS[0].next_key.to_string(),
             |u| u.next_key.clone(),
         )
+    }
+
+    /// Base URL of one Vector index, `http://127.0.0.1:PORT/<index>` (what
+    /// `UPSTASH_VECTOR_REST_URL` should hold); `None` for an unknown index.
+    pub fn vector_url(&self, index: &str) -> Option<String> {
+        self.vector
+            .indexes
+            .iter()
+            .any(|(n, _)| n == index)
+            .then(|| format!("http://{}/{index}", self.vector.addr))
+    }
+
+    /// REST token of one Vector index.
+    pub fn vector_token(&self, index: &str) -> Option<String> {
+        self.vector
+            .indexes
+            .iter()
+            .find(|(n, _)| n == index)
+            .map(|(_, t)| t.expose().to_string())
+    }
+
+    /// Names of the Vector indexes, in configuration order (the first is the default one).
+    pub fn vector_indexes(&self) -> Vec<String> {
+        self.vector.indexes.iter().map(|(n, _)| n.clone()).collect()
     }
 
     /// Base URL of the Redis REST service, e.g. `http://127.0.0.1:8079`.
@@ -162,7 +193,7 @@ impl LocalStack {
 
     /// Shell lines (`export NAME=value`) for the variables SDKs read.
     pub fn env_block(&self) -> String {
-        format!(
+        let mut block = format!(
             "export UPSTASH_REDIS_REST_URL={}\nexport UPSTASH_REDIS_REST_TOKEN={}\nexport UPSTASH_REDIS_REST_READONLY_TOKEN={}\nexport QSTASH_URL={}\nexport QSTASH_TOKEN={}\nexport QSTASH_CURRENT_SIGNING_KEY={}\nexport QSTASH_NEXT_SIGNING_KEY={}\n",
             shell_quote(&self.redis_rest_url()),
             shell_quote(self.redis.token.expose()),
@@ -171,11 +202,26 @@ impl LocalStack {
             shell_quote(&self.qstash_token()),
             shell_quote(&self.qstash_current_signing_key()),
             shell_quote(&self.qstash_next_signing_key()),
-        )
+        );
+        if let Some((name, token)) = self.vector.indexes.first() {
+            block.push_str(&format!(
+                "export UPSTASH_VECTOR_REST_URL={}\nexport UPSTASH_VECTOR_REST_TOKEN={}\n",
+                shell_quote(&format!("http://{}/{name}", self.vector.addr)),
+                shell_quote(token.expose()),
+            ));
+        }
+        block
     }
 
     /// Stops every service and the spawned redis-server.
     pub async fn shutdown(mut self) {
+        let vector = self.vector.stopper();
+        match self.runtime.as_ref().and_then(|r| r.handle()) {
+            Some(handle) => {
+                let _ = handle.spawn(vector.stop()).await;
+            }
+            None => vector.stop().await,
+        }
         let stopper = self.redis.stopper();
         let qstash = self.qstash.stopper();
         let stop = async move {

@@ -121,6 +121,7 @@ fn main() -> ExitCode {
         None => {
             let mut c = Config::default();
             c.redis.port = upstash_local::DEFAULT_REDIS_PORT;
+            c.vector.port = upstash_local::DEFAULT_VECTOR_PORT;
             c.qstash.port = upstash_local::DEFAULT_QSTASH_PORT;
             c
         }
