@@ -38,7 +38,7 @@ enum Mode {
     Get,
     Set,
     Incr,
-    /// `ratelimit.limit(id)`: provided by upstash-ratelimit (not wired yet).
+    /// `ratelimit.limit(id)` (upstash-ratelimit, sliding window 10 per 10 s, id `user:<k>`).
     Ratelimit,
 }
 
@@ -149,7 +149,23 @@ impl Workload {
                 let _: i64 = self.redis.incr(&key).await?;
             }
             Mode::Ratelimit => {
-                return Err("ratelimit mode is not available yet (upstash-ratelimit)".into())
+                // `ratelimit.limit(id)`: sliding window of 10 per 10 s (the JS README's
+                // limiter) with the JS defaults (ephemeral cache on), identifier `user:<k>`.
+                static LIMITER: std::sync::OnceLock<Result<upstash_ratelimit::Ratelimit, String>> =
+                    std::sync::OnceLock::new();
+                let limiter = LIMITER
+                    .get_or_init(|| {
+                        upstash_ratelimit::Algorithm::sliding_window(10, "10 s")
+                            .and_then(|algo| {
+                                upstash_ratelimit::Ratelimit::builder(self.redis.clone(), algo)
+                                    .prefix("loadgen:ratelimit")
+                                    .build()
+                            })
+                            .map_err(|e| e.to_string())
+                    })
+                    .as_ref()
+                    .map_err(|e| e.clone())?;
+                let _ = limiter.limit(&format!("user:{k}")).await?;
             }
         }
         Ok(())
@@ -160,9 +176,7 @@ impl Workload {
         match self.mode {
             Mode::Get => {}
             Mode::Set | Mode::Incr => return Ok(()),
-            Mode::Ratelimit => {
-                return Err("ratelimit mode will be added with upstash-ratelimit".into())
-            }
+            Mode::Ratelimit => return Ok(()),
         }
         let keys: Vec<u64> = (0..self.keys).collect();
         for chunk in keys.chunks(500) {

@@ -451,7 +451,11 @@ impl Db<'_> {
     }
 
     fn bucket(&mut self, k: &str, now: f64, limit: f64) -> Result<(f64, f64)> {
-        let h = self.hash(k)?;
+        let h = match live(self.map, k, self.now).map(|e| &e.data) {
+            None => return Ok((now, limit)),
+            Some(Data::Hash(h)) => h,
+            Some(_) => return Err(wrongtype()),
+        };
         let field = |name: &str| {
             h.iter()
                 .find(|(f, _)| f == name)
