@@ -1,0 +1,204 @@
+// Interop: `@upstash/ratelimit` 2.2 and our `upstash-ratelimit` crate sharing limits.
+//
+// Reads UPSTASH_REDIS_REST_URL / UPSTASH_REDIS_REST_TOKEN (the env block upstash-local prints).
+// For each algorithm (fixed window, sliding window, token bucket) and each scenario, on a fresh
+// identifier under the default prefix `@upstash/ratelimit`, it alternates JS `limit()` calls with
+// runs of the Rust example (examples/interop_ratelimit.rs, one JSON line per decision) and checks
+// that the combined sequence of decisions and remaining counts is the expected one, that every
+// decision reports the same limit and reset, and that `getRemaining` agrees on both sides.
+//
+// Windows are 1 h; a scenario that straddles a window boundary (very unlikely) is retried on a
+// new identifier. The last line is `ratelimit interop: N passed, N failed`; the exit status is 1
+// when anything failed.
+//
+// The Rust side is built once with `cargo build --quiet --all-features --example
+// interop_ratelimit` (in $CARGO_TARGET_DIR or the workspace's target directory) and then called
+// directly. INTEROP_RATELIMIT_BIN names a prebuilt binary instead (then nothing is built).
+
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Ratelimit } from "@upstash/ratelimit";
+import { Redis } from "@upstash/redis";
+
+const url = process.env.UPSTASH_REDIS_REST_URL;
+const token = process.env.UPSTASH_REDIS_REST_TOKEN;
+if (!url || !token) {
+  console.error("UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set (eval the upstash-local env block)");
+  process.exit(2);
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const PREFIX = "@upstash/ratelimit";
+const LIMIT = 5;
+const WINDOW = "1 h";
+const WINDOW_MS = 3_600_000;
+const run = randomUUID().slice(0, 8);
+
+let passed = 0;
+let failed = 0;
+
+// ---------------------------------------------------------------- the Rust binary
+function rustBinary() {
+  if (process.env.INTEROP_RATELIMIT_BIN) return process.env.INTEROP_RATELIMIT_BIN;
+  console.log("---- cargo build --quiet --all-features --example interop_ratelimit");
+  execFileSync("cargo", ["build", "--quiet", "--all-features", "--example", "interop_ratelimit"], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
+  let targetDir = process.env.CARGO_TARGET_DIR;
+  if (!targetDir) {
+    const meta = execFileSync("cargo", ["metadata", "--format-version", "1", "--no-deps"], {
+      cwd: ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    targetDir = JSON.parse(meta.toString()).target_directory;
+  }
+  return path.resolve(ROOT, targetDir, "debug", "examples", "interop_ratelimit");
+}
+
+let BIN;
+try {
+  BIN = rustBinary();
+} catch (err) {
+  console.log(`FAIL cannot build the Rust side: ${err?.message ?? err}`);
+  console.log("ratelimit interop: 0 passed, 1 failed");
+  process.exit(1);
+}
+
+// Runs the Rust example and returns its JSON lines.
+function rust(algo, id, { calls, rate = 1, getRemaining = false }) {
+  const args = ["--algo", algo, "--id", id, "--prefix", PREFIX, "--limit", String(LIMIT), "--window", WINDOW,
+    "--refill", "1", "--calls", String(calls), "--rate", String(rate)];
+  if (getRemaining) args.push("--get-remaining");
+  const out = spawnSync(BIN, args, { encoding: "utf8", env: process.env });
+  if (out.error) throw new Error(`cannot run ${BIN}: ${out.error.message}`);
+  if (out.status !== 0) throw new Error(`${BIN} exited with ${out.status}: ${out.stderr.trim()}`);
+  return out.stdout.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
+}
+
+// ---------------------------------------------------------------- the JS side
+const redis = new Redis({ url, token });
+
+function jsLimiter(algo) {
+  const limiter = {
+    fixed: () => Ratelimit.fixedWindow(LIMIT, WINDOW),
+    sliding: () => Ratelimit.slidingWindow(LIMIT, WINDOW),
+    token: () => Ratelimit.tokenBucket(1, WINDOW, LIMIT),
+  }[algo]();
+  return new Ratelimit({ redis, limiter, prefix: PREFIX });
+}
+
+async function js(limiter, id, { calls, rate = 1 }) {
+  const out = [];
+  for (let i = 0; i < calls; i += 1) {
+    const res = await limiter.limit(id, { rate });
+    await res.pending;
+    out.push({ op: "limit", success: res.success, remaining: res.remaining, limit: res.limit, reset: res.reset, reason: res.reason ?? null });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- scenarios
+// Each step: [side, calls, rate]; `expect` lists [success, remaining] per decision (per algo when
+// they differ). `remainingAfter` is what getRemaining must report at the end.
+const SCENARIOS = [
+  {
+    name: "one token per call, through the limit",
+    steps: [["js", 2, 1], ["rust", 2, 1], ["js", 1, 1], ["rust", 2, 1], ["js", 1, 1], ["rust", 1, 1]],
+    expect: () => [[true, 4], [true, 3], [true, 2], [true, 1], [true, 0], [false, 0], [false, 0], [false, 0], [false, 0]],
+    remainingAfter: () => 0,
+    midRemaining: { afterStep: 0, value: 3 },
+  },
+  {
+    name: "rate 2 then rate 1",
+    steps: [["js", 1, 2], ["rust", 1, 2], ["js", 1, 2], ["rust", 1, 1]],
+    // fixed: INCRBY always counts (2,4,6,7). sliding: the third call is recorded (6) and fails,
+    // the fourth is refused without a write. token bucket 2.2: the third call is refused without
+    // a write (1 < 2), the fourth takes the last token.
+    expect: (algo) =>
+      algo === "token"
+        ? [[true, 3], [true, 1], [false, 0], [true, 0]]
+        : [[true, 3], [true, 1], [false, 0], [false, 0]],
+    remainingAfter: () => 0,
+  },
+];
+
+async function scenario(algo, sc, attempt) {
+  const id = `interop:${run}:${algo}:${sc.name.replace(/\W+/g, "-")}:${attempt}`;
+  const limiter = jsLimiter(algo);
+  const start = Date.now();
+  const seq = [];
+  const log = [];
+  for (const [i, [side, calls, rate]] of sc.steps.entries()) {
+    const got = side === "js" ? await js(limiter, id, { calls, rate }) : rust(algo, id, { calls, rate });
+    for (const d of got) {
+      seq.push({ side, ...d });
+      log.push(`${side}:${d.success ? "ok" : "no"}/${d.remaining}`);
+    }
+    if (sc.midRemaining?.afterStep === i) {
+      const [r] = rust(algo, id, { calls: 0, getRemaining: true });
+      const j = await limiter.getRemaining(id);
+      assert.equal(r.remaining, sc.midRemaining.value, `rust get_remaining mid-way (${log.join(" ")})`);
+      assert.equal(j.remaining, sc.midRemaining.value, `js getRemaining mid-way (${log.join(" ")})`);
+      assert.equal(r.reset, j.reset, "get_remaining reset, rust vs js");
+    }
+  }
+  const [rRem] = rust(algo, id, { calls: 0, getRemaining: true });
+  const jRem = await limiter.getRemaining(id);
+  const end = Date.now();
+  if (algo !== "token" && Math.floor(start / WINDOW_MS) !== Math.floor(end / WINDOW_MS)) {
+    return "retry";
+  }
+  const expected = sc.expect(algo);
+  assert.deepEqual(
+    seq.map((d) => [d.success, d.remaining]),
+    expected,
+    `decisions (${log.join(" ")})`,
+  );
+  for (const d of seq) {
+    assert.equal(d.limit, LIMIT, `limit of a ${d.side} decision`);
+    assert.equal(d.reset, seq[0].reset, `reset of a ${d.side} decision (${seq.map((x) => x.reset).join(",")})`);
+  }
+  assert.equal(rRem.remaining, sc.remainingAfter(algo), "rust get_remaining at the end");
+  assert.equal(jRem.remaining, sc.remainingAfter(algo), "js getRemaining at the end");
+  assert.equal(rRem.limit, LIMIT, "rust get_remaining limit");
+  assert.equal(jRem.limit, LIMIT, "js getRemaining limit");
+  assert.equal(rRem.reset, jRem.reset, "get_remaining reset, rust vs js");
+  return log.join(" ");
+}
+
+for (const algo of ["fixed", "sliding", "token"]) {
+  for (const sc of SCENARIOS) {
+    const name = `${algo}: ${sc.name}`;
+    try {
+      let outcome = "retry";
+      for (let attempt = 0; attempt < 3 && outcome === "retry"; attempt += 1) {
+        outcome = await scenario(algo, sc, attempt);
+      }
+      if (outcome === "retry") throw new Error("crossed a window boundary three times");
+      passed += 1;
+      console.log(`ok   ${name}  [${outcome}]`);
+    } catch (err) {
+      failed += 1;
+      console.log(`FAIL ${name}: ${err?.stack ?? err}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- cleanup
+try {
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, { match: `${PREFIX}:interop:${run}:*`, count: 1000 });
+    if (keys.length) await redis.del(...keys);
+    cursor = String(next);
+  } while (cursor !== "0");
+} catch (err) {
+  console.log(`note: cleanup failed: ${err?.message ?? err}`);
+}
+
+console.log(`ratelimit interop: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
