@@ -914,7 +914,9 @@ async fn run_algorithm(inner: &Arc<Inner>, base: &str, rate: i64, now: i64) -> R
                 .await?
                 .into_array()?;
             let (left, reset, limit) = (int_at(&r, 0)?, int_at(&r, 1)?, int_at(&r, 2)?);
-            let res = Response::new(left >= 0, limit, left, reset);
+            // The script answers -1 when it refuses; the official SDK reports that as 0
+            // remaining (checked against @upstash/ratelimit 2.2 in tests/interop).
+            let res = Response::new(left >= 0, limit, left.max(0), reset);
             Ok(after_server(inner, base, rate, now, res))
         }
         Algorithm::CachedFixedWindow { tokens, window } => {
