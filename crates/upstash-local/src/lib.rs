@@ -30,9 +30,7 @@ pub use config::{
 };
 pub use secret::Secret;
 pub use stats::{Stats, StatsSnapshot};
-pub use vector::config::{
-    IndexKind, Metric, VectorConfig, VectorIndexConfig, DEFAULT_VECTOR_PORT,
-};
+pub use vector::config::{IndexKind, Metric, VectorConfig, VectorIndexConfig, DEFAULT_VECTOR_PORT};
 
 /// Errors starting or running the local stack.
 #[derive(Debug, thiserror::Error)]

@@ -116,7 +116,10 @@ async fn token_bucket_rules() {
     // 2.2 rule: tokens < rate rejects, nothing written.
     let r = rate(&rl, "a", 5).await;
     assert!(!r.success);
-    assert_eq!(r.remaining, 0, "refusals report 0 remaining, as @upstash/ratelimit does");
+    assert_eq!(
+        r.remaining, 0,
+        "refusals report 0 remaining, as @upstash/ratelimit does"
+    );
     assert_eq!(rl.get_remaining("a").await.unwrap().remaining, 2);
     // One interval and a half later: min(10, 2 + 1*5) = 7, then take one.
     clock.advance(15_000);
