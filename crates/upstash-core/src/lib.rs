@@ -13,6 +13,7 @@
 mod auth;
 pub mod env;
 mod error;
+mod options;
 mod retry;
 mod secret;
 mod telemetry;
@@ -20,6 +21,7 @@ mod transport;
 
 pub use auth::Auth;
 pub use error::{snippet, Error, RetryKind};
+pub use options::ClientOptions;
 pub use retry::RetryPolicy;
 pub use secret::Secret;
 pub use telemetry::Telemetry;
