@@ -1,12 +1,11 @@
 //! The client: configuration and the request helpers every API area uses.
 
 use std::fmt;
-use std::time::Duration;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 use upstash_core::http::{HeaderName, HeaderValue, Method};
-use upstash_core::{Auth, Request, Response, RetryPolicy, Secret, Telemetry, Transport};
+use upstash_core::{Auth, ClientOptions, Request, Response, Secret, Transport};
 
 use crate::{Error, Result};
 
@@ -83,10 +82,7 @@ impl fmt::Debug for Client {
 pub struct ClientBuilder {
     token: Secret,
     base_url: String,
-    retry: RetryPolicy,
-    timeout: Option<Duration>,
-    telemetry: bool,
-    http_client: Option<upstash_core::http::HttpClient>,
+    options: ClientOptions,
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
@@ -99,30 +95,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Retry policy (default [`RetryPolicy::default`]: connection failures and 429 always,
-    /// 5xx only for reads and idempotent writes).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Per-request timeout (default 30 s; `None` waits forever).
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Send `Upstash-Telemetry-*` headers (default on unless `UPSTASH_DISABLE_TELEMETRY` is set).
-    pub fn telemetry(mut self, yes: bool) -> Self {
-        self.telemetry = yes;
-        self
-    }
-
-    /// Shares an existing HTTP client (and its connection pool).
-    pub fn http_client(mut self, client: upstash_core::http::HttpClient) -> Self {
-        self.http_client = Some(client);
-        self
-    }
+    upstash_core::client_option_setters!(options);
 
     /// Adds a header sent with every request (for example an `Upstash-Forward-*` header
     /// every message should carry).
@@ -135,18 +108,11 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         upstash_core::env::check_credential("QStash token", self.token.expose())?;
         let base = normalize_base_url(&self.base_url);
-        let telemetry = if self.telemetry {
-            Telemetry::from_env(concat!("upstash-qstash-rs@v", env!("CARGO_PKG_VERSION")))
-        } else {
-            None
-        };
-        let mut builder = Transport::builder(base, Auth::Bearer(self.token))
-            .retry(self.retry)
-            .timeout(self.timeout)
-            .telemetry(telemetry);
-        if let Some(client) = self.http_client {
-            builder = builder.http_client(client);
-        }
+        let mut builder = self.options.transport_builder(
+            base,
+            Auth::Bearer(self.token),
+            concat!("upstash-qstash-rs@v", env!("CARGO_PKG_VERSION")),
+        );
         for (name, value) in self.headers {
             builder = builder.default_header(name, value);
         }
@@ -196,10 +162,7 @@ impl Client {
         ClientBuilder {
             token: Secret::new(token.into()),
             base_url: DEFAULT_BASE_URL.to_owned(),
-            retry: RetryPolicy::default(),
-            timeout: Some(Duration::from_secs(30)),
-            telemetry: true,
-            http_client: None,
+            options: ClientOptions::default(),
             headers: Vec::new(),
         }
     }

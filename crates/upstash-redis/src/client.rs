@@ -5,10 +5,9 @@ use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use upstash_core::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use upstash_core::{Auth, Request, Response, RetryPolicy, Telemetry, Transport};
+use upstash_core::{Auth, ClientOptions, Request, Response, Transport};
 
 use crate::auto::AutoPipeline;
 use crate::command::pipeline_body;
@@ -65,10 +64,7 @@ pub struct RedisBuilder {
     auto_pipelining: bool,
     max_batch: usize,
     max_in_flight: usize,
-    retry: RetryPolicy,
-    timeout: Option<Duration>,
-    telemetry: bool,
-    http_client: Option<upstash_core::http::HttpClient>,
+    options: ClientOptions,
 }
 
 impl RedisBuilder {
@@ -105,47 +101,19 @@ impl RedisBuilder {
         self
     }
 
-    /// Retry policy (default: [`RetryPolicy::default`]: only requests that cannot be applied
-    /// twice are repeated).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Per-request timeout (default 30 s; `None` waits forever).
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Send `Upstash-Telemetry-*` headers (default on unless `UPSTASH_DISABLE_TELEMETRY` is set).
-    pub fn telemetry(mut self, yes: bool) -> Self {
-        self.telemetry = yes;
-        self
-    }
-
-    /// Shares an existing HTTP client (and its connection pool).
-    pub fn http_client(mut self, client: upstash_core::http::HttpClient) -> Self {
-        self.http_client = Some(client);
-        self
-    }
+    upstash_core::client_option_setters!(options);
 
     /// Builds the client; fails on an invalid URL or token.
     pub fn build(self) -> Result<Redis> {
         upstash_core::env::check_credential("Redis REST token", self.token.expose())?;
-        let telemetry = if self.telemetry {
-            Telemetry::from_env(concat!("upstash-redis-rs@v", env!("CARGO_PKG_VERSION")))
-        } else {
-            None
-        };
-        let mut builder = Transport::builder(self.url, Auth::Bearer(self.token))
-            .retry(self.retry)
-            .timeout(self.timeout)
-            .telemetry(telemetry);
-        if let Some(client) = self.http_client {
-            builder = builder.http_client(client);
-        }
-        let transport = builder.build()?;
+        let transport = self
+            .options
+            .transport_builder(
+                self.url,
+                Auth::Bearer(self.token),
+                concat!("upstash-redis-rs@v", env!("CARGO_PKG_VERSION")),
+            )
+            .build()?;
         let auto = self
             .auto_pipelining
             .then(|| AutoPipeline::new(self.max_batch, self.max_in_flight));
@@ -192,10 +160,7 @@ impl Redis {
             auto_pipelining: true,
             max_batch: 1000,
             max_in_flight: 8,
-            retry: RetryPolicy::default(),
-            timeout: Some(Duration::from_secs(30)),
-            telemetry: true,
-            http_client: None,
+            options: ClientOptions::default(),
         }
     }
 

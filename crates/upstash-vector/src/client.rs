@@ -9,7 +9,7 @@ use futures_util::{stream, Stream, TryStreamExt as _};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use upstash_core::{Auth, Request, Response, RetryPolicy, Telemetry, Transport};
+use upstash_core::{Auth, ClientOptions, Request, Response, Transport};
 
 use crate::types::{Include, Info, Query, QueryResult, RangePage, Update, Upsert, Vector};
 use crate::{Error, Result};
@@ -70,53 +70,22 @@ impl<M> fmt::Debug for Index<M> {
 pub struct IndexBuilder {
     url: String,
     token: upstash_core::Secret,
-    retry: RetryPolicy,
-    timeout: Option<Duration>,
-    telemetry: bool,
-    http_client: Option<upstash_core::http::HttpClient>,
+    options: ClientOptions,
 }
 
 impl IndexBuilder {
-    /// Retry policy (default: [`RetryPolicy::default`]; only reads, upserts and resets are
-    /// treated as idempotent).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// Per-request timeout (default 60 s; `None` waits forever).
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Sends `Upstash-Telemetry-*` headers (default on unless `UPSTASH_DISABLE_TELEMETRY`).
-    pub fn telemetry(mut self, yes: bool) -> Self {
-        self.telemetry = yes;
-        self
-    }
-
-    /// Shares an existing HTTP client.
-    pub fn http_client(mut self, client: upstash_core::http::HttpClient) -> Self {
-        self.http_client = Some(client);
-        self
-    }
+    // Default timeout 60 s (queries over large indexes take longer than commands); the
+    // retry policy treats only reads, upserts and resets as idempotent.
+    upstash_core::client_option_setters!(options);
 
     /// Builds the client; fails on an invalid URL or token.
     pub fn build<M>(self) -> Result<Index<M>> {
         upstash_core::env::check_credential("Vector REST token", self.token.expose())?;
-        let telemetry = if self.telemetry {
-            Telemetry::from_env(concat!("upstash-vector-rs@v", env!("CARGO_PKG_VERSION")))
-        } else {
-            None
-        };
-        let mut b = Transport::builder(self.url, Auth::Bearer(self.token))
-            .retry(self.retry)
-            .timeout(self.timeout)
-            .telemetry(telemetry);
-        if let Some(c) = self.http_client {
-            b = b.http_client(c);
-        }
+        let b = self.options.transport_builder(
+            self.url,
+            Auth::Bearer(self.token),
+            concat!("upstash-vector-rs@v", env!("CARGO_PKG_VERSION")),
+        );
         Ok(Index {
             inner: Arc::new(Inner {
                 transport: b.build()?,
@@ -151,10 +120,7 @@ impl Index<serde_json::Value> {
         IndexBuilder {
             url: url.into(),
             token: upstash_core::Secret::new(token.into()),
-            retry: RetryPolicy::default(),
-            timeout: Some(Duration::from_secs(60)),
-            telemetry: true,
-            http_client: None,
+            options: ClientOptions::with_timeout(Some(Duration::from_secs(60))),
         }
     }
 }
