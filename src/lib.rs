@@ -23,3 +23,6 @@ pub use upstash_ratelimit as ratelimit;
 
 #[cfg(feature = "vector")]
 pub use upstash_vector as vector;
+
+#[cfg(feature = "kafka")]
+pub use upstash_kafka as kafka;
