@@ -29,6 +29,8 @@ pub struct Config {
     pub vector: crate::vector::config::VectorConfig,
     /// `[qstash]`: the QStash service.
     pub qstash: QStashConfig,
+    /// `[kafka]` and `[[kafka.topics]]`: the Kafka REST service.
+    pub kafka: crate::kafka::config::KafkaConfig,
 }
 
 /// `[server]` section.
@@ -192,6 +194,7 @@ impl Config {
     /// Checks tokens and users for consistency.
     pub fn validate(&self) -> Result<(), Error> {
         self.vector.validate()?;
+        self.kafka.validate()?;
         let r = &self.redis;
         let mut tokens: Vec<&str> = vec![r.token.expose(), r.readonly_token.expose()];
         let mut names: Vec<&str> = Vec::new();

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod kafka;
 mod qstash;
 mod redis;
 mod secret;
@@ -27,6 +28,9 @@ use std::fmt;
 pub use config::{
     Config, QStashConfig, RedisConfig, ServerConfig, UserConfig, DEFAULT_QSTASH_PORT,
     DEFAULT_REDIS_PORT, DEV_REDIS_READONLY_TOKEN, DEV_REDIS_TOKEN,
+};
+pub use kafka::config::{
+    KafkaConfig, KafkaTopicConfig, DEFAULT_KAFKA_PORT, DEV_KAFKA_PASSWORD, DEV_KAFKA_USERNAME,
 };
 pub use secret::Secret;
 pub use stats::{Stats, StatsSnapshot};
@@ -55,6 +59,7 @@ pub struct LocalStack {
     redis: redis::RedisService,
     vector: vector::VectorService,
     qstash: qstash::QStashService,
+    kafka: kafka::KafkaService,
     runtime: Option<testing::RuntimeGuard>,
 }
 
@@ -85,11 +90,19 @@ impl LocalStack {
     pub async fn start(config: Config) -> Result<LocalStack, Error> {
         let vector = vector::VectorService::start(&config).await?;
         config.validate()?;
-        let mut qstash = qstash::QStashService::start(&config).await?;
+        let mut kafka = kafka::KafkaService::start(&config).await?;
+        let mut qstash = match qstash::QStashService::start(&config).await {
+            Ok(q) => q,
+            Err(e) => {
+                kafka.stopper().stop().await;
+                return Err(e);
+            }
+        };
         let redis = match redis::RedisService::start(&config).await {
             Ok(r) => r,
             Err(e) => {
                 qstash.stopper().stop().await;
+                kafka.stopper().stop().await;
                 return Err(e);
             }
         };
@@ -97,6 +110,7 @@ impl LocalStack {
             redis,
             vector,
             qstash,
+            kafka,
             runtime: None,
         })
     }
@@ -155,6 +169,22 @@ impl LocalStack {
         self.vector.indexes.iter().map(|(n, _)| n.clone()).collect()
     }
 
+    /// Base URL of the Kafka REST service, e.g. `http://127.0.0.1:8081`
+    /// (`UPSTASH_KAFKA_REST_URL`).
+    pub fn kafka_url(&self) -> String {
+        format!("http://{}", self.kafka.addr)
+    }
+
+    /// Basic-auth user name of the Kafka REST service (`UPSTASH_KAFKA_REST_USERNAME`).
+    pub fn kafka_username(&self) -> String {
+        self.kafka.username.clone()
+    }
+
+    /// Basic-auth password of the Kafka REST service (`UPSTASH_KAFKA_REST_PASSWORD`).
+    pub fn kafka_password(&self) -> String {
+        self.kafka.password.expose().to_string()
+    }
+
     /// Base URL of the Redis REST service, e.g. `http://127.0.0.1:8079`.
     pub fn redis_rest_url(&self) -> String {
         format!("http://{}", self.redis.rest_addr)
@@ -208,6 +238,12 @@ impl LocalStack {
                 shell_quote(token.expose()),
             ));
         }
+        block.push_str(&format!(
+            "export UPSTASH_KAFKA_REST_URL={}\nexport UPSTASH_KAFKA_REST_USERNAME={}\nexport UPSTASH_KAFKA_REST_PASSWORD={}\n",
+            shell_quote(&self.kafka_url()),
+            shell_quote(&self.kafka.username),
+            shell_quote(self.kafka.password.expose()),
+        ));
         block
     }
 
@@ -222,7 +258,9 @@ impl LocalStack {
         }
         let stopper = self.redis.stopper();
         let qstash = self.qstash.stopper();
+        let kafka = self.kafka.stopper();
         let stop = async move {
+            kafka.stop().await;
             qstash.stop().await;
             stopper.stop().await;
         };
