@@ -19,6 +19,7 @@ mod kafka;
 mod qstash;
 mod redis;
 mod secret;
+mod serve;
 mod stats;
 pub mod testing;
 mod vector;

@@ -10,12 +10,12 @@ pub(crate) mod state;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
+use crate::serve::{stop_task, HttpServer};
 use crate::Error;
 use engine::{Core, Settings};
 use state::{State, UserState};
@@ -57,9 +57,8 @@ pub(crate) const USERS: [DevUser; 4] = [
 pub(crate) struct QStashService {
     pub addr: SocketAddr,
     pub core: Arc<Core>,
-    shutdown: Option<oneshot::Sender<()>>,
+    http: HttpServer,
     engine_stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
     engine: Option<JoinHandle<()>>,
 }
 
@@ -101,39 +100,16 @@ impl QStashService {
                 data_dir: qc.data_dir.clone(),
             },
         )?);
-        let listener = tokio::net::TcpListener::bind((config.server.host.as_str(), qc.port))
-            .await
-            .map_err(|e| {
-                Error::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("cannot listen on {}:{}: {e}", config.server.host, qc.port),
-                ))
-            })?;
-        let mut addr = listener.local_addr()?;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let (tx, rx) = oneshot::channel::<()>();
-        let app = http::router(core.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let server = tokio::spawn(async move {
-            let res = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = res {
-                tracing::error!(error = %e, "qstash server failed");
-            }
-        });
+        let (listener, addr) = crate::serve::bind(&config.server.host, qc.port).await?;
+        let http = HttpServer::spawn(listener, http::router(core.clone()), "qstash");
         let (etx, erx) = oneshot::channel::<()>();
         let engine = tokio::spawn(engine::run(core.clone(), erx));
         tracing::info!(url = %format!("http://{addr}"), "qstash service listening");
         Ok(QStashService {
             addr,
             core,
-            shutdown: Some(tx),
+            http,
             engine_stop: Some(etx),
-            server: Some(server),
             engine: Some(engine),
         })
     }
@@ -141,9 +117,8 @@ impl QStashService {
     /// Takes what is needed to stop the service.
     pub(crate) fn stopper(&mut self) -> Stopper {
         Stopper {
-            shutdown: self.shutdown.take(),
+            http: self.http.take(),
             engine_stop: self.engine_stop.take(),
-            server: self.server.take(),
             engine: self.engine.take(),
         }
     }
@@ -152,35 +127,19 @@ impl QStashService {
 /// Stops a [`QStashService`]: the HTTP server, then the engine (which saves the state).
 #[derive(Debug)]
 pub(crate) struct Stopper {
-    shutdown: Option<oneshot::Sender<()>>,
+    http: HttpServer,
     engine_stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
     engine: Option<JoinHandle<()>>,
 }
 
 impl Stopper {
     pub(crate) async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(mut h) = self.server.take() {
-            if tokio::time::timeout(Duration::from_secs(3), &mut h)
-                .await
-                .is_err()
-            {
-                h.abort();
-            }
-        }
+        self.http.stop().await;
         if let Some(tx) = self.engine_stop.take() {
             let _ = tx.send(());
         }
-        if let Some(mut h) = self.engine.take() {
-            if tokio::time::timeout(Duration::from_secs(3), &mut h)
-                .await
-                .is_err()
-            {
-                h.abort();
-            }
+        if let Some(engine) = self.engine.take() {
+            stop_task(engine).await;
         }
     }
 }

@@ -11,14 +11,12 @@ pub(crate) mod spawn;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::config::{Config, UserConfig};
 use crate::secret::Secret;
+use crate::serve::HttpServer;
 use crate::stats::Stats;
 use crate::Error;
 use conn::{Conn, Credentials, Pool, RedisAddr};
@@ -48,8 +46,7 @@ pub(crate) struct RedisService {
     pub users: Vec<(String, Secret)>,
     pub tcp_url: Secret,
     pub stats: Stats,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
+    http: HttpServer,
     process: Option<RedisProcess>,
 }
 
@@ -217,33 +214,8 @@ impl RedisService {
             max_body: rc.max_request_bytes,
             max_pipeline: rc.max_pipeline_commands,
         });
-        let listener = tokio::net::TcpListener::bind((config.server.host.as_str(), rc.port))
-            .await
-            .map_err(|e| {
-                Error::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("cannot listen on {}:{}: {e}", config.server.host, rc.port),
-                ))
-            })?;
-        let mut rest_addr = listener.local_addr()?;
-        if rest_addr.ip().is_unspecified() {
-            rest_addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let (tx, rx) = oneshot::channel::<()>();
-        let app = server::router(state);
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(async move {
-            let res = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = res {
-                tracing::error!(error = %e, "redis REST server failed");
-            }
-        });
+        let (listener, rest_addr) = crate::serve::bind(&config.server.host, rc.port).await?;
+        let http = HttpServer::spawn(listener, server::router(state), "redis");
         tracing::info!(url = %format!("http://{rest_addr}"), "redis REST service listening");
         Ok(RedisService {
             rest_addr,
@@ -252,8 +224,7 @@ impl RedisService {
             users,
             tcp_url,
             stats,
-            shutdown: Some(tx),
-            server: Some(server),
+            http,
             process,
         })
     }
@@ -261,36 +232,26 @@ impl RedisService {
     /// Takes what is needed to stop the service (so it can run on the owning runtime).
     pub(crate) fn stopper(&mut self) -> Stopper {
         Stopper {
-            shutdown: self.shutdown.take(),
-            server: self.server.take(),
+            http: self.http.take(),
             process: self.process.take(),
         }
     }
 }
 
-/// Stops a [`RedisService`]: HTTP server first, then redis-server.
+/// Stops a [`RedisService`]: HTTP server first (its open subscriptions end when redis-server
+/// goes), then redis-server.
 #[derive(Debug)]
 pub(crate) struct Stopper {
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
+    http: HttpServer,
     process: Option<RedisProcess>,
 }
 
 impl Stopper {
     pub(crate) async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.http.signal();
         if let Some(mut p) = self.process.take() {
             p.stop().await;
         }
-        if let Some(mut h) = self.server.take() {
-            if tokio::time::timeout(Duration::from_secs(3), &mut h)
-                .await
-                .is_err()
-            {
-                h.abort();
-            }
-        }
+        self.http.stop().await;
     }
 }

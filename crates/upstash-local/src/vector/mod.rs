@@ -14,10 +14,10 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::secret::Secret;
+use crate::serve::HttpServer;
 use crate::{Config, Error};
 use config::VectorIndexConfig;
 use store::{Namespace, Record};
@@ -154,8 +154,7 @@ pub(crate) struct VectorService {
     /// `(name, token)` of each index, in configuration order.
     pub indexes: Vec<(String, Secret)>,
     state: Arc<VectorState>,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
+    http: HttpServer,
     flusher: Option<JoinHandle<()>>,
 }
 
@@ -175,33 +174,8 @@ impl VectorService {
             data_dir: vc.data_dir.clone(),
         });
         state.load()?;
-        let listener = tokio::net::TcpListener::bind((config.server.host.as_str(), vc.port))
-            .await
-            .map_err(|e| {
-                Error::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("cannot listen on {}:{}: {e}", config.server.host, vc.port),
-                ))
-            })?;
-        let mut addr = listener.local_addr()?;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let (tx, rx) = oneshot::channel::<()>();
-        let app = http::router(state.clone());
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(async move {
-            let res = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = res {
-                tracing::error!(error = %e, "vector REST server failed");
-            }
-        });
+        let (listener, addr) = crate::serve::bind(&config.server.host, vc.port).await?;
+        let http = HttpServer::spawn(listener, http::router(state.clone()), "vector");
         let flusher = state.data_dir.is_some().then(|| {
             let st = state.clone();
             tokio::spawn(async move {
@@ -221,8 +195,7 @@ impl VectorService {
                 .map(|i| (i.cfg.name.clone(), i.token.clone()))
                 .collect(),
             state,
-            shutdown: Some(tx),
-            server: Some(server),
+            http,
             flusher,
         })
     }
@@ -231,8 +204,7 @@ impl VectorService {
     pub(crate) fn stopper(&mut self) -> Stopper {
         Stopper {
             state: self.state.clone(),
-            shutdown: self.shutdown.take(),
-            server: self.server.take(),
+            http: self.http.take(),
             flusher: self.flusher.take(),
         }
     }
@@ -242,24 +214,13 @@ impl VectorService {
 #[derive(Debug)]
 pub(crate) struct Stopper {
     state: Arc<VectorState>,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
+    http: HttpServer,
     flusher: Option<JoinHandle<()>>,
 }
 
 impl Stopper {
     pub(crate) async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(mut h) = self.server.take() {
-            if tokio::time::timeout(Duration::from_secs(3), &mut h)
-                .await
-                .is_err()
-            {
-                h.abort();
-            }
-        }
+        self.http.stop().await;
         if let Some(f) = self.flusher.take() {
             f.abort();
         }
