@@ -191,4 +191,37 @@ mod tests {
         assert!(check_topic_name("ä").is_err());
         assert!(check_topic_name(&"x".repeat(250)).is_err());
     }
+
+    #[test]
+    fn parses_section() {
+        let c = crate::Config::from_toml_str(
+            r#"
+[kafka]
+password = "pw"
+[[kafka.topics]]
+name = "green"
+partitions = 3
+retention_ms = 60000
+[[kafka.topics]]
+name = "blue"
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.kafka.port, DEFAULT_KAFKA_PORT);
+        assert_eq!(c.kafka.username, DEV_KAFKA_USERNAME);
+        assert_eq!(c.kafka.password.expose(), "pw");
+        assert_eq!(c.kafka.topics[0].retention_ms, Some(60_000));
+        assert_eq!(c.kafka.topics[1].partitions, 1);
+        assert_eq!(c.kafka.topics[1].max_message_size, DEFAULT_MAX_MESSAGE_SIZE);
+        assert!(!format!("{c:?}").contains("\"pw\""));
+        assert_eq!(crate::Config::default().kafka.port, 0);
+        for bad in [
+            "[[kafka.topics]]\nname = \"a/b\"",
+            "[[kafka.topics]]\nname = \"a\"\npartitions = 0",
+            "[[kafka.topics]]\nname = \"a\"\n[[kafka.topics]]\nname = \"a\"",
+            "[kafka]\nusername = \"a:b\"",
+        ] {
+            assert!(crate::Config::from_toml_str(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -452,7 +452,8 @@ async fn long_poll<T>(
         if changed {
             st.changed.notify_waiters();
         }
-        if !items.is_empty() || tokio::time::Instant::now() >= deadline {
+        let closing = st.closing.load(std::sync::atomic::Ordering::Acquire);
+        if closing || !items.is_empty() || tokio::time::Instant::now() >= deadline {
             return Ok(items);
         }
         tokio::select! {

@@ -10,13 +10,15 @@ mod partitioner;
 mod storage;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::{oneshot, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::secret::Secret;
+use crate::serve::HttpServer;
 use crate::{Config, Error};
 use broker::Broker;
 
@@ -46,6 +48,8 @@ pub(crate) struct KafkaState {
     password: Secret,
     max_body: usize,
     session_timeout: Duration,
+    /// Set when the service stops: long-polls answer at once.
+    closing: AtomicBool,
 }
 
 impl KafkaState {
@@ -60,10 +64,10 @@ impl KafkaState {
 #[derive(Debug)]
 pub(crate) struct KafkaService {
     pub addr: SocketAddr,
+    state: Arc<KafkaState>,
     pub username: String,
     pub password: Secret,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
+    http: HttpServer,
     ticker: Option<JoinHandle<()>>,
 }
 
@@ -83,34 +87,10 @@ impl KafkaService {
             password: kc.password.clone(),
             max_body: kc.max_request_bytes,
             session_timeout: Duration::from_millis(kc.session_timeout_ms),
+            closing: AtomicBool::new(false),
         });
-        let listener = tokio::net::TcpListener::bind((config.server.host.as_str(), kc.port))
-            .await
-            .map_err(|e| {
-                Error::Io(std::io::Error::new(
-                    e.kind(),
-                    format!("cannot listen on {}:{}: {e}", config.server.host, kc.port),
-                ))
-            })?;
-        let mut addr = listener.local_addr()?;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        let (tx, rx) = oneshot::channel::<()>();
-        let app = http::router(state.clone());
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = tokio::spawn(async move {
-            let res = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.await;
-                })
-                .await;
-            if let Err(e) = res {
-                tracing::error!(error = %e, "kafka REST server failed");
-            }
-        });
+        let (listener, addr) = crate::serve::bind(&config.server.host, kc.port).await?;
+        let http = HttpServer::spawn(listener, http::router(state.clone()), "kafka");
         let st = state.clone();
         let ticker = tokio::spawn(async move {
             loop {
@@ -124,10 +104,10 @@ impl KafkaService {
         tracing::info!(url = %format!("http://{addr}"), "kafka service listening");
         Ok(KafkaService {
             addr,
+            state,
             username: kc.username.clone(),
             password: kc.password.clone(),
-            shutdown: Some(tx),
-            server: Some(server),
+            http,
             ticker: Some(ticker),
         })
     }
@@ -135,8 +115,8 @@ impl KafkaService {
     /// Takes what is needed to stop the service.
     pub(crate) fn stopper(&mut self) -> Stopper {
         Stopper {
-            shutdown: self.shutdown.take(),
-            server: self.server.take(),
+            state: self.state.clone(),
+            http: self.http.take(),
             ticker: self.ticker.take(),
         }
     }
@@ -145,25 +125,17 @@ impl KafkaService {
 /// Stops a [`KafkaService`]. Data is already on disk (written before each answer).
 #[derive(Debug)]
 pub(crate) struct Stopper {
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
+    state: Arc<KafkaState>,
+    http: HttpServer,
     ticker: Option<JoinHandle<()>>,
 }
 
 impl Stopper {
     pub(crate) async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(mut h) = self.server.take() {
-            // Long-polls may hold connections open; do not wait for them for long.
-            if tokio::time::timeout(Duration::from_secs(2), &mut h)
-                .await
-                .is_err()
-            {
-                h.abort();
-            }
-        }
+        // Open long-polls answer now instead of holding the graceful shutdown.
+        self.state.closing.store(true, Ordering::Release);
+        self.state.changed.notify_waiters();
+        self.http.stop().await;
         if let Some(t) = self.ticker.take() {
             t.abort();
         }
