@@ -545,6 +545,11 @@ async fn offsets_earliest_latest_and_by_time() {
     assert_eq!(b[0]["offset"], 2);
     let b = k.ok("offsets/99999999999999", tps).await;
     assert_eq!(b[0]["offset"], 3);
+    // Kafka's ListOffsets sentinels: -1 = latest, -2 = earliest.
+    let b = k.ok("offsets/-1", json!([{"topic": t, "partition": 0}])).await;
+    assert_eq!(b[0]["offset"], 3);
+    let b = k.ok("offsets/-2", json!([{"topic": t, "partition": 0}])).await;
+    assert_eq!(b[0]["offset"], 0);
 }
 
 #[tokio::test]
@@ -743,4 +748,39 @@ async fn data_and_committed_offsets_survive_a_restart() {
     assert_eq!(md[0]["offset"], 10);
     s2.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn an_instance_waiting_in_a_long_poll_does_not_expire() {
+    let k = K::of(stack());
+    let t = k.topic("busy", 1).await;
+    let g = format!("gb-{:x}", fastrand::u32(..));
+    let short: &[(&str, &str)] = &[("Kafka-Session-Timeout-Ms", "300")];
+    k.consume(&g, "w", json!({"topic": t, "timeout": 0}), short)
+        .await;
+    let k2 = k.clone();
+    let (g2, t2) = (g.clone(), t.clone());
+    let waiter = tokio::spawn(async move {
+        k2.consume(
+            &g2,
+            "w",
+            json!({"topic": t2, "timeout": 60_000}),
+            &[("Kafka-Session-Timeout-Ms", "300")],
+        )
+        .await
+    });
+    // Several session timeouts (and expiry ticks) pass while the poll waits.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, consumers) = k.get("consumers").await;
+    assert!(
+        consumers
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["name"] == g.as_str() && x["instances"][0]["name"] == "w"),
+        "{consumers}"
+    );
+    k.ok("produce", json!({"topic": t, "value": "late"})).await;
+    let got = waiter.await.unwrap();
+    assert_eq!(got[0]["value"], "late");
 }

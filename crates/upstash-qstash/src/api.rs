@@ -610,6 +610,15 @@ impl Dlq<'_> {
         self.client.json(request(Method::POST, path)).await
     }
 
+    /// Publishes a DLQ entry again with some settings replaced (see [`RetryOverrides`]);
+    /// returns the new message id.
+    pub async fn retry_with(&self, dlq_id: &str, overrides: &RetryOverrides) -> Result<MessageId> {
+        let path = format!("/v2/dlq/retry/{}", segment(non_empty("DLQ id", dlq_id)?));
+        let mut req = request(Method::POST, path);
+        req.headers = overrides.0.headers_with_method(false)?;
+        self.client.json(req).await
+    }
+
     /// Publishes several DLQ entries again; an empty list is refused.
     pub async fn retry_many<S: AsRef<str>>(&self, dlq_ids: &[S]) -> Result<DlqRetried> {
         let q = dlq_ids_query(dlq_ids)?;
@@ -635,6 +644,63 @@ async fn list_logs(client: &Client, filter: &Filter, page: &Page) -> Result<LogP
     client
         .json(request(Method::GET, q.append_to("/v2/events")))
         .await
+}
+
+/// Settings that replace a DLQ entry's own when it is published again
+/// ([`Dlq::retry_with`]). Method, retries, retry delay, timeout and callbacks left unset keep
+/// the message's values; forwarded headers, when any is given, replace all of them; the new
+/// message is sent at once unless a delay or not-before time is given.
+#[derive(Clone, Debug)]
+pub struct RetryOverrides(PublishRequest);
+
+impl Default for RetryOverrides {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! overrides {
+    ($($(#[$m:meta])* $fn:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            $(#[$m])*
+            pub fn $fn(self, $($arg: $ty),*) -> Self {
+                Self(self.0.$fn($($arg),*))
+            }
+        )*
+    };
+}
+
+impl RetryOverrides {
+    /// Changes nothing.
+    pub fn new() -> Self {
+        // The destination is never sent: the DLQ entry keeps its own.
+        Self(PublishRequest::new(crate::Destination::UrlGroup(
+            String::new(),
+        )))
+    }
+
+    overrides! {
+        /// HTTP method of the delivery.
+        method(method: Method);
+        /// Sends the message after this delay.
+        delay(delay: Duration);
+        /// Sends the message at or after this time (wins over `delay`).
+        not_before(at: SystemTime);
+        /// Retries after the first attempt.
+        retries(retries: u32);
+        /// Retry delay expression in milliseconds (variable `retried`).
+        retry_delay(expression: impl Into<String>);
+        /// Per-attempt timeout.
+        timeout(timeout: Duration);
+        /// Success callback.
+        callback(callback: impl Into<crate::Callback>);
+        /// Failure callback.
+        failure_callback(callback: impl Into<crate::Callback>);
+        /// A header forwarded to the destination.
+        header(name: impl Into<String>, value: impl Into<String>);
+        /// `Content-Type` of the message.
+        content_type(content_type: impl Into<String>);
+    }
 }
 
 /// Logs (events): `client.logs()`.

@@ -44,8 +44,8 @@ pub mod types;
 mod tests;
 
 pub use api::{
-    Dlq, Filter, FlowControlApi, Logs, Messages, Page, Queues, ScheduleRequest, Schedules,
-    SigningKeysApi, UrlGroups,
+    Dlq, Filter, FlowControlApi, Logs, Messages, Page, Queues, RetryOverrides, ScheduleRequest,
+    Schedules, SigningKeysApi, UrlGroups,
 };
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, TOKEN_ENV, URL_ENV};
 pub use error::{Error, RateLimitKind, Result};

@@ -481,6 +481,11 @@ impl PublishRequest {
 
     /// The Upstash-* and forwarded headers of this message.
     pub(crate) fn headers(&self) -> Result<HeaderMap> {
+        self.headers_with_method(true)
+    }
+
+    /// The headers; `Upstash-Method` only when set or `default_method` (POST) is wanted.
+    pub(crate) fn headers_with_method(&self, default_method: bool) -> Result<HeaderMap> {
         let mut h = Headers::default();
         if let Some(ct) = &self.content_type {
             h.put("Content-Type", ct)?;
@@ -493,10 +498,12 @@ impl PublishRequest {
                 h.put(&format!("Upstash-Forward-{name}"), value)?;
             }
         }
-        h.put(
-            "Upstash-Method",
-            self.method.as_ref().map_or("POST", Method::as_str),
-        )?;
+        if default_method || self.method.is_some() {
+            h.put(
+                "Upstash-Method",
+                self.method.as_ref().map_or("POST", Method::as_str),
+            )?;
+        }
         if let Some(d) = self.delay {
             h.put("Upstash-Delay", &duration(d))?;
         }

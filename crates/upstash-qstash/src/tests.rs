@@ -391,7 +391,7 @@ async fn dlq_endpoints_and_stream() {
     let m = &page.messages[0];
     assert_eq!(m.dlq_id, "1725323658779-0");
     assert_eq!(m.message.message_id, "msg_9");
-    assert_eq!(m.message.caller_ip.as_deref(), Some("198.51.100.1"));
+    assert_eq!(m.message.caller_ip(), Some("198.51.100.1"));
     assert_eq!(m.message.body_bytes().unwrap(), vec![0, 1, 2, 255]);
     assert_eq!(
         m.message.header.as_ref().unwrap()["Content-Type"],
@@ -693,4 +693,60 @@ fn client_from_env_names_the_variable() {
         let err = Client::from_env().unwrap_err().to_string();
         assert!(err.contains("QSTASH_TOKEN"), "{err}");
     }
+}
+
+#[test]
+fn caller_ip_in_both_spellings_decodes() {
+    let both = r#"{"messageId":"m","url":"http://a","callerIP":"1.2.3.4","callerIp":"1.2.3.4"}"#;
+    let m: Message = serde_json::from_str(both).unwrap();
+    assert_eq!(m.caller_ip.as_deref(), Some("1.2.3.4"));
+    assert_eq!(m.caller_ip(), Some("1.2.3.4"));
+    let lower: Message = serde_json::from_str(r#"{"messageId":"m","callerIp":"5.6.7.8"}"#).unwrap();
+    assert_eq!(m.caller_ip(), Some("1.2.3.4"));
+    assert_eq!(lower.caller_ip(), Some("5.6.7.8"));
+    let d: DlqMessage = serde_json::from_str(
+        r#"{"dlqId":"1-0","messageId":"m","callerIP":"1.2.3.4","callerIp":"1.2.3.4"}"#,
+    )
+    .unwrap();
+    assert_eq!(d.message.caller_ip(), Some("1.2.3.4"));
+    let s: Schedule = serde_json::from_str(
+        r#"{"scheduleId":"s","cron":"* * * * *","destination":"http://a","callerIP":"9.9.9.9","callerIp":"9.9.9.9"}"#,
+    )
+    .unwrap();
+    assert_eq!(s.caller_ip(), Some("9.9.9.9"));
+}
+
+#[tokio::test]
+async fn dlq_retry_with_sends_only_the_overrides() {
+    let (c, hook) = client();
+    reply(&hook, 201, r#"{"messageId":"msg_new"}"#);
+    let id = c
+        .dlq()
+        .retry_with(
+            "d1",
+            &RetryOverrides::new()
+                .retries(5)
+                .delay(Duration::from_secs(90))
+                .header("X-Trace", "t"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(id.message_id, "msg_new");
+    let req = last(&hook);
+    assert_eq!(req.path, "/v2/dlq/retry/d1");
+    assert_eq!(h(&req, "upstash-retries").as_deref(), Some("5"));
+    assert_eq!(h(&req, "upstash-delay").as_deref(), Some("90s"));
+    assert_eq!(h(&req, "upstash-forward-x-trace").as_deref(), Some("t"));
+    assert_eq!(h(&req, "upstash-method"), None, "method kept unless set");
+    reply(&hook, 201, r#"{"messageId":"msg_new2"}"#);
+    c.dlq()
+        .retry_with("d1", &RetryOverrides::new().method(Method::PUT))
+        .await
+        .unwrap();
+    assert_eq!(h(&last(&hook), "upstash-method").as_deref(), Some("PUT"));
+    assert!(c
+        .dlq()
+        .retry_with("", &RetryOverrides::new())
+        .await
+        .is_err());
 }

@@ -182,14 +182,13 @@ pub struct Message {
     /// Schedule that created the message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_id: Option<String>,
-    /// Publisher IP.
-    #[serde(
-        default,
-        rename = "callerIP",
-        alias = "callerIp",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// Publisher IP as sent in `callerIP`; [`Message::caller_ip`] also reads `callerIp`.
+    #[serde(default, rename = "callerIP", skip_serializing_if = "Option::is_none")]
     pub caller_ip: Option<String>,
+    /// `callerIp`: servers may send both spellings, so this is a field of its own (an
+    /// alias would make the pair a duplicate-field error).
+    #[serde(default, rename = "callerIp", skip_serializing_if = "Option::is_none")]
+    caller_ip_lower: Option<String>,
     /// Retry delay expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_delay_expression: Option<String>,
@@ -217,6 +216,13 @@ impl Message {
     /// The body bytes, from `body` or `bodyBase64`.
     pub fn body_bytes(&self) -> Option<Vec<u8>> {
         decode_body(&self.body, &self.body_base64)
+    }
+
+    /// Publisher IP from `callerIP` or, when absent, `callerIp`.
+    pub fn caller_ip(&self) -> Option<&str> {
+        self.caller_ip
+            .as_deref()
+            .or(self.caller_ip_lower.as_deref())
     }
 }
 
@@ -321,14 +327,12 @@ pub struct Schedule {
     /// Creation time, unix ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<u64>,
-    /// Creator IP.
-    #[serde(
-        default,
-        rename = "callerIP",
-        alias = "callerIp",
-        skip_serializing_if = "Option::is_none"
-    )]
+    /// Creator IP as sent in `callerIP`; [`Schedule::caller_ip`] also reads `callerIp`.
+    #[serde(default, rename = "callerIP", skip_serializing_if = "Option::is_none")]
     pub caller_ip: Option<String>,
+    /// `callerIp` (both spellings may be sent).
+    #[serde(default, rename = "callerIp", skip_serializing_if = "Option::is_none")]
+    caller_ip_lower: Option<String>,
     /// Flow-control key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_control_key: Option<String>,
@@ -359,6 +363,15 @@ pub struct Schedule {
     /// Outcome of the last firing per message id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_schedule_states: Option<BTreeMap<String, ScheduleState>>,
+}
+
+impl Schedule {
+    /// Creator IP from `callerIP` or, when absent, `callerIp`.
+    pub fn caller_ip(&self) -> Option<&str> {
+        self.caller_ip
+            .as_deref()
+            .or(self.caller_ip_lower.as_deref())
+    }
 }
 
 /// The answer to creating a schedule.

@@ -109,6 +109,8 @@ struct Instance {
     assigned: Vec<Tp>,
     positions: HashMap<Tp, i64>,
     last_seen: Instant,
+    /// End of the long-poll in progress: an instance is not idle while it waits.
+    busy_until: Instant,
     last_commit: Instant,
     /// Rotates the partition read first, so a busy partition cannot starve the others.
     cursor: usize,
@@ -465,6 +467,9 @@ impl Broker {
         Ok(match spec {
             OffsetSpec::Earliest => log.start,
             OffsetSpec::Latest => log.next,
+            // Kafka's ListOffsets sentinels: -1 latest, -2 earliest.
+            OffsetSpec::Time(-1) => log.next,
+            OffsetSpec::Time(-2) => log.start,
             OffsetSpec::Time(ts) => log.offset_for_time(ts).unwrap_or(log.next),
         })
     }
@@ -479,6 +484,7 @@ impl Broker {
         topics: &[String],
         opts: &InstanceOpts,
         now: Instant,
+        poll_until: Instant,
     ) -> Result<(Vec<OutMessage>, bool), KafkaErr> {
         for t in topics {
             self.topic(t)?;
@@ -493,11 +499,13 @@ impl Broker {
                 assigned: Vec::new(),
                 positions: HashMap::new(),
                 last_seen: now,
+                busy_until: poll_until,
                 last_commit: now,
                 cursor: 0,
             }
         });
         inst.last_seen = now;
+        inst.busy_until = poll_until;
         let mut wanted: Vec<String> = topics.to_vec();
         wanted.sort();
         wanted.dedup();
@@ -529,6 +537,18 @@ impl Broker {
         }
         let msgs = self.read_assigned(group, instance)?;
         Ok((msgs, changed))
+    }
+
+    /// Marks the end of a consume request: the session timeout runs from now.
+    pub(crate) fn poll_done(&mut self, group: &str, instance: &str, now: Instant) {
+        if let Some(i) = self
+            .groups
+            .get_mut(group)
+            .and_then(|g| g.instances.get_mut(instance))
+        {
+            i.last_seen = now;
+            i.busy_until = now;
+        }
     }
 
     fn read_assigned(&mut self, group: &str, instance: &str) -> Result<Vec<OutMessage>, KafkaErr> {
@@ -711,7 +731,8 @@ impl Broker {
         let mut dead: Vec<(String, String)> = Vec::new();
         for (gn, g) in &self.groups {
             for (iname, i) in &g.instances {
-                if now.saturating_duration_since(i.last_seen) > i.opts.session_timeout {
+                let seen = i.last_seen.max(i.busy_until);
+                if now.saturating_duration_since(seen) > i.opts.session_timeout {
                     dead.push((gn.clone(), iname.clone()));
                 }
             }

@@ -552,10 +552,14 @@ async fn consume(
         return Err(bad("group and instance must be non-empty"));
     }
     let opts = instance_opts(st, headers)?;
-    let out = long_poll(st, poll_timeout(timeout), |b| {
-        b.consume(group, instance, &topics, &opts, Instant::now())
+    let wait = poll_timeout(timeout);
+    let poll_until = Instant::now() + wait;
+    let out = long_poll(st, wait, |b| {
+        b.consume(group, instance, &topics, &opts, Instant::now(), poll_until)
     })
-    .await?;
+    .await;
+    st.broker()?.poll_done(group, instance, Instant::now());
+    let out = out?;
     to_json(&out)
 }
 

@@ -177,6 +177,11 @@ impl Core {
                         *occupied.entry(q.clone()).or_default() += 1;
                     }
                 }
+                // A pending callback of a queued message keeps its slot: the next message
+                // waits until the current one is done, callbacks included.
+                if let Some(q) = &m.holds_queue {
+                    *occupied.entry(q.clone()).or_default() += 1;
+                }
             }
             for (_, id) in order {
                 let Some(m) = u.messages.get(&id) else {
@@ -669,6 +674,7 @@ mod tests {
             caller_ip: String::new(),
             seq: 0,
             kind: Kind::Normal,
+            holds_queue: None,
             in_flight: false,
         };
         let out = Outcome::default();

@@ -1000,8 +1000,8 @@ fn flow_info(key: &str, f: &super::state::Flow, waiting: usize) -> Value {
         "ratePeriod": f.period_s,
         "ratePeriodStart": f.window_start / 1000,
         "isPaused": f.paused,
-        "isPinnedParallelism": false,
-        "isPinnedRate": false,
+        "isPinnedParallelism": f.pinned_parallelism,
+        "isPinnedRate": f.pinned_rate,
     })
 }
 
@@ -1046,18 +1046,46 @@ fn flow_control(core: &Core, r: &Req, s: &[&str]) -> Res {
                     f.window_start = now_ms();
                 }
                 "pin" => {
-                    if let Some(p) = r.q("parallelism").and_then(|v| v.parse().ok()) {
-                        f.parallelism = Some(p);
+                    let num = |name: &str| -> Result<Option<u64>, ApiError> {
+                        match r.q(name).map(str::trim).filter(|v| !v.is_empty()) {
+                            None => Ok(None),
+                            Some(v) => v.parse::<u64>().map(Some).map_err(|_| {
+                                ApiError::bad(format!("{name} must be a non-negative integer"))
+                            }),
+                        }
+                    };
+                    let (par, rate, period) = (num("parallelism")?, num("rate")?, num("period")?);
+                    if par.is_none() && rate.is_none() {
+                        return Err(ApiError::bad("pin needs parallelism or rate"));
                     }
-                    if let Some(p) = r.q("rate").and_then(|v| v.parse().ok()) {
-                        f.rate = Some(p);
+                    let to_u32 = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+                    if let Some(p) = par {
+                        f.parallelism = Some(to_u32(p));
+                        f.pinned_parallelism = true;
                     }
-                    if let Some(p) = r.q("period").and_then(|v| v.parse::<u64>().ok()) {
-                        f.period_s = p.clamp(1, 7 * 86_400);
+                    if let Some(p) = rate {
+                        f.rate = Some(to_u32(p));
+                        f.pinned_rate = true;
+                        if let Some(s) = period {
+                            f.period_s = s.clamp(1, 7 * 86_400);
+                        }
                     }
+                    // Pinning starts a fresh rate window.
                     f.window_count = 0;
+                    f.window_start = now_ms();
                 }
-                "unpin" => {}
+                "unpin" => {
+                    let yes = |name: &str| {
+                        r.q(name)
+                            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+                    };
+                    if yes("parallelism") {
+                        f.pinned_parallelism = false;
+                    }
+                    if yes("rate") {
+                        f.pinned_rate = false;
+                    }
+                }
                 _ => return Err(not_found()),
             }
             drop(st);

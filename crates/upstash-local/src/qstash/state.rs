@@ -84,6 +84,10 @@ pub(crate) struct Message {
     pub caller_ip: String,
     pub seq: u64,
     pub kind: Kind,
+    /// For a callback of a queued message: that queue, which waits until this callback is
+    /// done before it delivers its next message.
+    #[serde(default)]
+    pub holds_queue: Option<String>,
     /// An attempt is running (not persisted: an interrupted attempt is retried after a restart).
     #[serde(skip)]
     pub in_flight: bool,
@@ -159,6 +163,12 @@ pub(crate) struct Flow {
     pub window_start: u64,
     pub window_count: u32,
     pub paused: bool,
+    /// Set by `pin`: later messages do not change `parallelism`.
+    #[serde(default)]
+    pub pinned_parallelism: bool,
+    /// Set by `pin`: later messages do not change `rate` and `period_s`.
+    #[serde(default)]
+    pub pinned_rate: bool,
     #[serde(skip)]
     pub in_flight: u32,
 }
@@ -368,10 +378,15 @@ impl UserState {
             self.ensure_queue(q, now);
         }
         if let Some(f) = &p.cfg.flow {
+            // The latest message's settings win, except pinned ones.
             let flow = self.flows.entry(f.key.clone()).or_default();
-            flow.parallelism = f.parallelism;
-            flow.rate = f.rate;
-            flow.period_s = f.period_s.max(1);
+            if !flow.pinned_parallelism {
+                flow.parallelism = f.parallelism;
+            }
+            if !flow.pinned_rate {
+                flow.rate = f.rate;
+                flow.period_s = f.period_s.max(1);
+            }
         }
         let mut out = Vec::with_capacity(targets.len());
         for (url, topic, endpoint) in targets {
@@ -410,6 +425,7 @@ impl UserState {
                 caller_ip: p.caller_ip.clone(),
                 seq: *seq,
                 kind: Kind::Normal,
+                holds_queue: None,
                 in_flight: false,
             };
             if let Some(k) = key {
@@ -481,6 +497,7 @@ impl UserState {
             caller_ip: source.caller_ip.clone(),
             seq: *seq,
             kind,
+            holds_queue: source.queue.clone(),
             in_flight: false,
         };
         self.log(seq, now, &msg, "CREATED", Map::new());
