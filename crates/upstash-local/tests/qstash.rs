@@ -344,12 +344,12 @@ async fn failing_endpoint_is_retried_with_backoff_then_dlq_then_dlq_retry_redeli
         assert_eq!(x.verified, Ok(()));
         assert_eq!(x.headers["upstash-message-id"], id);
     }
-    // Backoff e^(2.5 n) s scaled by 0.01: ~122 ms, then ~1484 ms.
+    // Backoff e^(2.5 n) s scaled by 0.01: ~122 ms, then ~1484 ms (lower bounds only: a loaded
+    // machine can stretch either gap).
     let g1 = d[1].at - d[0].at;
     let g2 = d[2].at - d[1].at;
     assert!(g1 >= Duration::from_millis(100), "{g1:?}");
     assert!(g2 >= Duration::from_millis(1300), "{g2:?}");
-    assert!(g2 > g1 * 5, "{g1:?} {g2:?}");
 
     // The failure callback carries the DLQ id.
     let f = hook.wait(&format!("/fcb/{t}"), 1, 10).await;
