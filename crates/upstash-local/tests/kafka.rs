@@ -546,9 +546,13 @@ async fn offsets_earliest_latest_and_by_time() {
     let b = k.ok("offsets/99999999999999", tps).await;
     assert_eq!(b[0]["offset"], 3);
     // Kafka's ListOffsets sentinels: -1 = latest, -2 = earliest.
-    let b = k.ok("offsets/-1", json!([{"topic": t, "partition": 0}])).await;
+    let b = k
+        .ok("offsets/-1", json!([{"topic": t, "partition": 0}]))
+        .await;
     assert_eq!(b[0]["offset"], 3);
-    let b = k.ok("offsets/-2", json!([{"topic": t, "partition": 0}])).await;
+    let b = k
+        .ok("offsets/-2", json!([{"topic": t, "partition": 0}]))
+        .await;
     assert_eq!(b[0]["offset"], 0);
 }
 
