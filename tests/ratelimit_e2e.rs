@@ -16,6 +16,10 @@ use upstash_ratelimit::{
 };
 use upstash_redis::Redis;
 
+#[path = "common/ratelimit.rs"]
+mod common;
+use common::run_scenario;
+
 /// A multiple of every window used below, in the near past (keys get real TTLs).
 fn t0() -> i64 {
     let now = std::time::SystemTime::now()
@@ -46,58 +50,12 @@ fn algorithms() -> Vec<Algorithm> {
     ]
 }
 
-/// One step of a scenario: move the clock, then take `rate` tokens (or read, for `None`).
-const SCENARIO: &[(i64, Option<i64>)] = &[
-    (0, Some(1)),
-    (0, Some(2)),
-    (1_000, Some(1)),
-    (0, None),
-    (0, Some(3)),
-    (0, Some(1)),
-    (0, Some(-2)),
-    (0, Some(0)),
-    (1_800_000, Some(1)),
-    (0, None),
-    (900_000, Some(4)),
-    (0, Some(1)),
-    (1_800_000, Some(-7)),
-    (0, Some(5)),
-    (0, Some(1)),
-    (0, None),
-    (1_800_000, Some(2)),
-    (0, Some(9)),
-];
-
-async fn run_scenario(
-    rl: &Ratelimit,
-    clock: &ManualClock,
-    start: i64,
-) -> Vec<(bool, i64, i64, i64)> {
-    clock.set(start);
-    let mut out = Vec::new();
-    for &(advance, rate) in SCENARIO {
-        clock.advance(advance);
-        match rate {
-            Some(rate) => {
-                let r = rl.limit_with("id", LimitOptions::rate(rate)).await.unwrap();
-                assert_eq!(r.reason, None);
-                out.push((r.success, r.limit, r.remaining, r.reset));
-            }
-            None => {
-                let r = rl.get_remaining("id").await.unwrap();
-                out.push((true, r.limit, r.remaining, r.reset));
-            }
-        }
-    }
-    out
-}
-
 /// The Lua scripts on a real redis-server give exactly the decisions of the natively
 /// implemented (and unit-tested) arithmetic, step by step.
 #[tokio::test]
 async fn scripts_agree_with_reference_arithmetic() {
     let stack = testing::shared();
-    let start = t0() - 2 * 86_400_000;
+    let start = common::scenario_start();
     for algo in algorithms()
         .into_iter()
         .chain([Algorithm::cached_fixed_window(5, "1 h").unwrap()])
@@ -254,30 +212,8 @@ async fn negative_rate_suite_over_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_concurrent_calls_admit_exactly_the_limit() {
-    let stack = testing::shared();
-    let redis = client(stack);
-    for algo in [
-        Algorithm::fixed_window(100, "1 h").unwrap(),
-        Algorithm::sliding_window(100, "1 h").unwrap(),
-        Algorithm::token_bucket(1, "1 h", 100).unwrap(),
-    ] {
-        let rl = Ratelimit::builder(redis.clone(), algo)
-            .prefix(testing::prefix("rl-conc"))
-            .timeout(None)
-            .build()
-            .unwrap();
-        let tasks: Vec<_> = (0..1000)
-            .map(|_| {
-                let rl = rl.clone();
-                tokio::spawn(async move { rl.limit("hot").await.unwrap().success })
-            })
-            .collect();
-        let mut admitted = 0;
-        for t in tasks {
-            admitted += usize::from(t.await.unwrap());
-        }
-        assert_eq!(admitted, 100, "{algo:?}");
-    }
+    let redis = client(testing::shared());
+    common::thousand_concurrent_calls_admit_exactly_100(redis, &testing::prefix("rl-conc")).await;
 }
 
 /// One HTTP request per decision at concurrency 1; a blocked id cached locally makes none.

@@ -3,6 +3,10 @@
 #![allow(clippy::unwrap_used)]
 
 use upstash_local::{testing, LocalStack};
+
+#[path = "common/ratelimit.rs"]
+mod common;
+use common::run_scenario;
 use upstash_ratelimit::redis;
 use upstash_ratelimit::{
     Algorithm, LimitOptions, ManualClock, MemoryStore, Ratelimit, Reason, RespStore,
@@ -13,59 +17,11 @@ async fn resp(stack: &LocalStack) -> RespStore<redis::aio::MultiplexedConnection
     RespStore::new(client.get_multiplexed_async_connection().await.unwrap())
 }
 
-fn t0() -> i64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    now / 86_400_000 * 86_400_000 - 2 * 86_400_000
-}
-
-const SCENARIO: &[(i64, Option<i64>)] = &[
-    (0, Some(1)),
-    (0, Some(2)),
-    (1_000, Some(1)),
-    (0, None),
-    (0, Some(3)),
-    (0, Some(1)),
-    (0, Some(-2)),
-    (0, Some(0)),
-    (1_800_000, Some(1)),
-    (0, None),
-    (900_000, Some(4)),
-    (0, Some(1)),
-    (1_800_000, Some(-7)),
-    (0, Some(5)),
-    (0, Some(1)),
-    (0, None),
-    (1_800_000, Some(2)),
-    (0, Some(9)),
-];
-
-async fn run(rl: &Ratelimit, clock: &ManualClock, start: i64) -> Vec<(bool, i64, i64, i64)> {
-    clock.set(start);
-    let mut out = Vec::new();
-    for &(advance, rate) in SCENARIO {
-        clock.advance(advance);
-        out.push(match rate {
-            Some(rate) => {
-                let r = rl.limit_with("id", LimitOptions::rate(rate)).await.unwrap();
-                (r.success, r.limit, r.remaining, r.reset)
-            }
-            None => {
-                let r = rl.get_remaining("id").await.unwrap();
-                (true, r.limit, r.remaining, r.reset)
-            }
-        });
-    }
-    out
-}
-
 #[tokio::test]
 async fn scripts_agree_with_reference_arithmetic_over_resp() {
     let stack = testing::shared();
     let store = resp(stack).await;
-    let start = t0();
+    let start = common::scenario_start();
     for tagged in [false, true] {
         for algo in [
             Algorithm::fixed_window(5, "1 h").unwrap(),
@@ -84,13 +40,13 @@ async fn scripts_agree_with_reference_arithmetic_over_resp() {
                     .build()
                     .unwrap()
             };
-            let expected = run(
+            let expected = run_scenario(
                 &build(std::sync::Arc::new(MemoryStore::with_clock(clock.clone()))),
                 &clock,
                 start,
             )
             .await;
-            let got = run(&build(std::sync::Arc::new(store.clone())), &clock, start).await;
+            let got = run_scenario(&build(std::sync::Arc::new(store.clone())), &clock, start).await;
             assert_eq!(got, expected, "{algo:?} tagged={tagged}");
         }
     }
@@ -100,7 +56,7 @@ async fn scripts_agree_with_reference_arithmetic_over_resp() {
 async fn hash_tagged_keys_share_a_slot() {
     let stack = testing::shared();
     let store = resp(stack).await;
-    let clock = ManualClock::new(t0());
+    let clock = ManualClock::new(common::scenario_start());
     let prefix = testing::prefix("rl-tag");
     let p = prefix.trim_end_matches(':');
     let rl = Ratelimit::builder(store.clone(), Algorithm::sliding_window(3, "1 h").unwrap())
@@ -111,7 +67,7 @@ async fn hash_tagged_keys_share_a_slot() {
         .unwrap();
     rl.limit("user").await.unwrap();
     let mut conn = store.connection().clone();
-    let key = format!("{p}:{{user}}:{}", t0() / 3_600_000);
+    let key = format!("{p}:{{user}}:{}", common::scenario_start() / 3_600_000);
     let v: Option<String> = redis::cmd("GET")
         .arg(&key)
         .query_async(&mut conn)
@@ -141,30 +97,9 @@ async fn vanilla_redis_rejects_the_key_locking_flag() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_concurrent_calls_admit_exactly_the_limit_over_resp() {
-    let stack = testing::shared();
-    let store = resp(stack).await;
-    for algo in [
-        Algorithm::fixed_window(100, "1 h").unwrap(),
-        Algorithm::sliding_window(100, "1 h").unwrap(),
-        Algorithm::token_bucket(1, "1 h", 100).unwrap(),
-    ] {
-        let rl = Ratelimit::builder(store.clone(), algo)
-            .prefix(testing::prefix("rl-resp-conc"))
-            .timeout(None)
-            .build()
-            .unwrap();
-        let tasks: Vec<_> = (0..1000)
-            .map(|_| {
-                let rl = rl.clone();
-                tokio::spawn(async move { rl.limit("hot").await.unwrap().success })
-            })
-            .collect();
-        let mut admitted = 0;
-        for t in tasks {
-            admitted += usize::from(t.await.unwrap());
-        }
-        assert_eq!(admitted, 100, "{algo:?}");
-    }
+    let store = resp(testing::shared()).await;
+    common::thousand_concurrent_calls_admit_exactly_100(store, &testing::prefix("rl-resp-conc"))
+        .await;
 }
 
 #[tokio::test]

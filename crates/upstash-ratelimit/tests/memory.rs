@@ -5,6 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+#[path = "../../../tests/common/ratelimit.rs"]
+mod common;
+
 use upstash_ratelimit::scripts::LuaScript;
 use upstash_ratelimit::{
     analytics_member, Algorithm, ErrorPolicy, LimitOptions, ManualClock, MemoryStore, Ratelimit,
@@ -499,26 +502,7 @@ async fn error_policies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_admits_exactly_the_limit() {
-    for algo in [
-        Algorithm::fixed_window(100, "1 h").unwrap(),
-        Algorithm::sliding_window(100, "1 h").unwrap(),
-        Algorithm::token_bucket(1, "1 h", 100).unwrap(),
-    ] {
-        let rl = Ratelimit::builder(MemoryStore::new(), algo)
-            .build()
-            .unwrap();
-        let tasks: Vec<_> = (0..1000)
-            .map(|_| {
-                let rl = rl.clone();
-                tokio::spawn(async move { rl.limit("hot").await.unwrap().success })
-            })
-            .collect();
-        let mut admitted = 0;
-        for t in tasks {
-            admitted += usize::from(t.await.unwrap());
-        }
-        assert_eq!(admitted, 100, "{algo:?}");
-    }
+    common::thousand_concurrent_calls_admit_exactly_100(MemoryStore::new(), "conc").await;
 }
 
 #[tokio::test]
