@@ -301,3 +301,66 @@ impl Disk {
         f.write_all(&buf)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(ts: i64, v: &str) -> Record {
+        Record {
+            offset: 0,
+            timestamp: ts,
+            key: String::new(),
+            value: v.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn read_caps_and_retention() {
+        let mut log = PartitionLog::new(None);
+        let offs = log
+            .append(vec![rec(10, "a"), rec(20, "bb"), rec(30, "ccc")])
+            .unwrap();
+        assert_eq!(offs, vec![0, 1, 2]);
+        assert_eq!(log.read(1, 10, 1 << 20).len(), 2);
+        assert_eq!(log.read(0, 2, 1 << 20).len(), 2);
+        // The byte cap still returns at least one record.
+        assert_eq!(log.read(2, 10, 1).len(), 1);
+        assert_eq!(log.read(0, 10, 3).len(), 2);
+        assert!(log.read(3, 10, 1 << 20).is_empty());
+        assert_eq!(log.offset_for_time(15), Some(1));
+        assert_eq!(log.offset_for_time(31), None);
+        log.trim_before(25);
+        assert_eq!((log.start, log.next), (2, 3));
+        assert_eq!(log.read(0, 10, 1 << 20)[0].value, "ccc");
+    }
+
+    #[test]
+    fn torn_tail_is_cut_off() {
+        let dir = std::env::temp_dir().join(format!("kafka-storage-{:016x}", fastrand::u64(..)));
+        let disk = Disk::open(&dir).unwrap();
+        disk.save_topic(&KafkaTopicConfig::new("t", 1)).unwrap();
+        {
+            let (recs, file) = disk.open_partition("t", 0).unwrap();
+            assert!(recs.is_empty());
+            let mut log = PartitionLog::from_records(recs, Some(file));
+            log.append(vec![rec(1, "one"), rec(2, "two")]).unwrap();
+        }
+        let path = dir.join("kafka/topics/t/0.log");
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"offset\":2,\"timest").unwrap();
+        drop(f);
+        let (recs, file) = disk.open_partition("t", 0).unwrap();
+        assert_eq!(recs.len(), 2);
+        let mut log = PartitionLog::from_records(recs, Some(file));
+        assert_eq!(log.append(vec![rec(3, "three")]).unwrap(), vec![2]);
+        let (recs, _) = disk.open_partition("t", 0).unwrap();
+        assert_eq!(
+            recs.iter().map(|r| r.value.as_str()).collect::<Vec<_>>(),
+            ["one", "two", "three"]
+        );
+        assert_eq!(disk.load_topics().unwrap()[0].name, "t");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
