@@ -1,8 +1,7 @@
 //! The ephemeral block cache: identifiers known to be blocked until a time, answered without a
 //! server call. Bounded (unlike the JS `Map`) and sharded to keep lock contention low.
 
-use std::collections::hash_map::{DefaultHasher, HashMap};
-use std::hash::{Hash, Hasher};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 const SHARDS: usize = 16;
@@ -31,9 +30,8 @@ impl EphemeralCache {
     }
 
     fn shard(&self, key: &str) -> Option<std::sync::MutexGuard<'_, HashMap<String, i64>>> {
-        let mut h = DefaultHasher::new();
-        key.hash(&mut h);
-        let i = (h.finish() as usize) % SHARDS;
+        // The shard only spreads lock contention; each shard's map keeps the keyed hash.
+        let i = (crate::fasthash::hash_str(key) as usize) % SHARDS;
         self.shards.get(i)?.lock().ok()
     }
 

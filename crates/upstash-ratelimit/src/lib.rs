@@ -35,6 +35,7 @@ mod cache;
 mod clock;
 mod duration;
 mod error;
+mod fasthash;
 #[cfg(feature = "axum")]
 pub mod layer;
 mod memory;

@@ -2,11 +2,13 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 
 use crate::clock::{Clock, SystemClock};
+use crate::fasthash::FastHasher;
 use crate::scripts::{LuaScript, ScriptKind};
 use crate::store::{Reply, Store};
 use crate::{Error, Result};
@@ -14,6 +16,8 @@ use crate::{Error, Result};
 #[derive(Clone, Debug)]
 enum Data {
     Str(String),
+    /// A string holding an integer, kept as one (what `INCRBY` writes; Redis does the same).
+    Int(i64),
     Hash(Vec<(String, String)>),
     ZSet(Vec<(String, f64)>),
     Set(Vec<String>),
@@ -25,13 +29,15 @@ struct Entry {
     expires_at: Option<i64>,
 }
 
+type Map = HashMap<String, Entry, BuildHasherDefault<FastHasher>>;
+
 /// An in-process [`Store`]: the same scripts, run natively in Rust against a `HashMap`.
 ///
 /// For unit tests (with a [`ManualClock`](crate::ManualClock), whose time also drives key
 /// expiry) and benchmarks of the client's own cost. Nothing is shared between processes.
 #[derive(Clone)]
 pub struct MemoryStore {
-    inner: Arc<Mutex<HashMap<String, Entry>>>,
+    inner: Arc<Mutex<Map>>,
     clock: Arc<dyn Clock>,
     calls: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -86,6 +92,7 @@ impl MemoryStore {
         let mut map = self.inner.lock().ok()?;
         match live(&mut map, key, now).map(|e| &e.data) {
             Some(Data::Str(s)) => Some(s.clone()),
+            Some(Data::Int(i)) => Some(i.to_string()),
             _ => None,
         }
     }
@@ -102,12 +109,13 @@ impl MemoryStore {
         keys
     }
 
-    fn run_script(&self, kind: ScriptKind, keys: &[String], args: &[String]) -> Result<Reply> {
+    fn run_script(&self, kind: ScriptKind, keys: &[String], args: ArgList<'_>) -> Result<Reply> {
         let now_ms = self.clock.now_ms();
         let mut map = self
             .inner
             .lock()
             .map_err(|_| Error::Store("memory store poisoned".into()))?;
+        sweep(&mut map, self.calls(), now_ms);
         let mut db = Db {
             map: &mut map,
             now: now_ms,
@@ -129,20 +137,66 @@ impl MemoryStore {
     }
 }
 
-fn live<'m>(map: &'m mut HashMap<String, Entry>, key: &str, now: i64) -> Option<&'m mut Entry> {
-    let expired = map
-        .get(key)
-        .is_some_and(|e| e.expires_at.is_some_and(|t| t <= now));
-    if expired {
-        map.remove(key);
-        return None;
-    }
+/// The entry of `key` unless it has expired (one lookup). Expired entries stay until they are
+/// overwritten or swept ([`sweep`]); every writer treats them as absent.
+fn live<'m>(map: &'m mut Map, key: &str, now: i64) -> Option<&'m mut Entry> {
     map.get_mut(key)
+        .filter(|e| e.expires_at.is_none_or(|t| t > now))
+}
+
+/// Drops expired entries every [`SWEEP_EVERY`] calls, so memory stays bounded by live keys.
+fn sweep(map: &mut Map, calls: u64, now: i64) {
+    if calls % SWEEP_EVERY == 0 {
+        map.retain(|_, e| e.expires_at.is_none_or(|t| t > now));
+    }
+}
+
+const SWEEP_EVERY: u64 = 4096;
+
+/// Lua 5.1's `a % b` (`a - floor(a / b) * b`), which Redis scripts use.
+fn lua_mod(a: f64, b: f64) -> f64 {
+    a - (a / b).floor() * b
 }
 
 struct Db<'m> {
-    map: &'m mut HashMap<String, Entry>,
+    map: &'m mut Map,
     now: i64,
+}
+
+/// Script arguments: as sent over the wire, or the integers of [`Store::eval_ints`].
+#[derive(Clone, Copy)]
+enum ArgList<'a> {
+    Text(&'a [String]),
+    Int(&'a [i64]),
+}
+
+impl ArgList<'_> {
+    /// Argument `i` as a number (Lua `tonumber`).
+    fn num(self, i: usize) -> Result<f64> {
+        match self {
+            Self::Text(a) => num(a, i),
+            // Script arguments stay far below 2^53, where the conversion is exact.
+            Self::Int(a) => a
+                .get(i)
+                .map(|n| *n as f64)
+                .ok_or_else(|| Error::Store(format!("argument {i} is not a number"))),
+        }
+    }
+
+    /// Argument `i` as text (empty when missing).
+    fn text(self, i: usize) -> String {
+        match self {
+            Self::Text(a) => a.get(i).cloned().unwrap_or_default(),
+            Self::Int(a) => a.get(i).map(i64::to_string).unwrap_or_default(),
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Self::Text(a) => a.len(),
+            Self::Int(a) => a.len(),
+        }
+    }
 }
 
 fn num(args: &[String], i: usize) -> Result<f64> {
@@ -174,6 +228,8 @@ impl Db<'_> {
                 .parse::<f64>()
                 .map(Some)
                 .map_err(|_| Error::Store("value is not a number".into())),
+            // Counts stay far below 2^53, where the conversion is exact.
+            Some(Data::Int(i)) => Ok(Some(*i as f64)),
             Some(_) => Err(wrongtype()),
         }
     }
@@ -185,23 +241,30 @@ impl Db<'_> {
                 self.map.insert(
                     key.to_owned(),
                     Entry {
-                        data: Data::Str(by.to_string()),
+                        data: Data::Int(by),
                         expires_at: None,
                     },
                 );
                 Ok(by)
             }
             Some(Entry {
-                data: Data::Str(s), ..
+                data: Data::Int(v), ..
             }) => {
+                *v = v.saturating_add(by);
+                Ok(*v)
+            }
+            Some(Entry { data, .. }) => {
+                let Data::Str(s) = data else {
+                    return Err(wrongtype());
+                };
                 let v: i64 = s
+                    .trim()
                     .parse()
                     .map_err(|_| Error::Store("ERR value is not an integer".into()))?;
                 let n = v.saturating_add(by);
-                *s = n.to_string();
+                *data = Data::Int(n);
                 Ok(n)
             }
-            Some(_) => Err(wrongtype()),
         }
     }
 
@@ -253,6 +316,38 @@ impl Db<'_> {
         Ok(added)
     }
 
+    /// `HSET key f1 x1 f2 x2 ...` with numbers, updating existing fields in place (no
+    /// allocation once the hash exists).
+    fn hset_nums(&mut self, key: &str, pairs: &[(&str, f64)]) -> Result<()> {
+        let now = self.now;
+        if live(self.map, key, now).is_none() {
+            self.map.insert(
+                key.to_owned(),
+                Entry {
+                    data: Data::Hash(Vec::with_capacity(pairs.len())),
+                    expires_at: None,
+                },
+            );
+        }
+        let Some(Entry {
+            data: Data::Hash(h),
+            ..
+        }) = self.map.get_mut(key)
+        else {
+            return Err(wrongtype());
+        };
+        for &(f, x) in pairs {
+            match h.iter_mut().find(|(k, _)| k == f) {
+                Some(slot) => {
+                    slot.1.clear();
+                    push_lua_num(&mut slot.1, x);
+                }
+                None => h.push((f.to_owned(), lua_num(x))),
+            }
+        }
+        Ok(())
+    }
+
     fn dynamic(&mut self, keys: &[String], at: usize, limit: f64) -> Result<f64> {
         match keys.get(at) {
             Some(k) => Ok(self.get_num(k)?.unwrap_or(limit)),
@@ -260,30 +355,30 @@ impl Db<'_> {
         }
     }
 
-    fn script(&mut self, kind: ScriptKind, keys: &[String], args: &[String]) -> Result<Reply> {
+    fn script(&mut self, kind: ScriptKind, keys: &[String], args: ArgList<'_>) -> Result<Reply> {
         match kind {
             ScriptKind::FixedLimit => {
-                let limit = self.dynamic(keys, 1, num(args, 0)?)?;
-                let by = num(args, 2)? as i64;
+                let limit = self.dynamic(keys, 1, args.num(0)?)?;
+                let by = args.num(2)? as i64;
                 let k = key(keys, 0)?;
                 let used = self.incrby(k, by)?;
                 if used == by {
-                    self.pexpire(k, num(args, 1)? as i64);
+                    self.pexpire(k, args.num(1)? as i64);
                 }
                 Ok(Reply::Array(vec![Reply::Int(used), int(limit)]))
             }
             ScriptKind::FixedRemaining => {
-                let limit = self.dynamic(keys, 1, num(args, 0)?)?;
+                let limit = self.dynamic(keys, 1, args.num(0)?)?;
                 let used = self.get_num(key(keys, 0)?)?.unwrap_or(0.0);
                 Ok(Reply::Array(vec![int(limit - used), int(limit)]))
             }
             ScriptKind::SlidingLimit | ScriptKind::SlidingRemaining => {
-                let limit = self.dynamic(keys, 2, num(args, 0)?)?;
-                let now = num(args, 1)?;
-                let window = num(args, 2)?;
+                let limit = self.dynamic(keys, 2, args.num(0)?)?;
+                let now = args.num(1)?;
+                let window = args.num(2)?;
                 let current = self.get_num(key(keys, 0)?)?.unwrap_or(0.0);
                 let previous = self.get_num(key(keys, 1)?)?.unwrap_or(0.0);
-                let elapsed = (now % window) / window;
+                let elapsed = lua_mod(now, window) / window;
                 let carried = ((1.0 - elapsed) * previous).floor();
                 if kind == ScriptKind::SlidingRemaining {
                     return Ok(Reply::Array(vec![
@@ -291,7 +386,7 @@ impl Db<'_> {
                         int(limit),
                     ]));
                 }
-                let by = num(args, 3)?;
+                let by = args.num(3)?;
                 if by > 0.0 && carried + current >= limit {
                     return Ok(Reply::Array(vec![Reply::Int(-1), int(limit)]));
                 }
@@ -306,11 +401,11 @@ impl Db<'_> {
                 ]))
             }
             ScriptKind::TokenLimit => {
-                let limit = self.dynamic(keys, 1, num(args, 0)?)?;
-                let interval = num(args, 1)?;
-                let refill = num(args, 2)?;
-                let now = num(args, 3)?;
-                let by = num(args, 4)?;
+                let limit = self.dynamic(keys, 1, args.num(0)?)?;
+                let interval = args.num(1)?;
+                let refill = args.num(2)?;
+                let now = args.num(3)?;
+                let by = args.num(4)?;
                 let k = key(keys, 0)?;
                 let (mut refilled_at, mut balance) = self.bucket(k, now, limit)?;
                 if now >= refilled_at + interval {
@@ -326,13 +421,7 @@ impl Db<'_> {
                     ]));
                 }
                 let left = balance - by;
-                self.hset(
-                    k,
-                    &[
-                        ("refilledAt".into(), lua_num(refilled_at)),
-                        ("tokens".into(), lua_num(left)),
-                    ],
-                )?;
+                self.hset_nums(k, &[("refilledAt", refilled_at), ("tokens", left)])?;
                 let ttl = ((limit - left) / refill).ceil() * interval;
                 if ttl > 0.0 {
                     self.pexpire(k, ttl as i64);
@@ -344,7 +433,7 @@ impl Db<'_> {
                 ]))
             }
             ScriptKind::TokenRemaining => {
-                let limit = self.dynamic(keys, 1, num(args, 0)?)?;
+                let limit = self.dynamic(keys, 1, args.num(0)?)?;
                 let h = self.hash(key(keys, 0)?)?;
                 let field = |name: &str| {
                     h.iter()
@@ -362,31 +451,31 @@ impl Db<'_> {
             }
             ScriptKind::CachedLimit => {
                 let k = key(keys, 0)?;
-                let by = num(args, 1)? as i64;
+                let by = args.num(1)? as i64;
                 let used = self.incrby(k, by)?;
                 if used == by {
-                    self.pexpire(k, num(args, 0)? as i64);
+                    self.pexpire(k, args.num(0)? as i64);
                 }
                 Ok(Reply::Int(used))
             }
             ScriptKind::CachedRemaining => Ok(int(self.get_num(key(keys, 0)?)?.unwrap_or(0.0))),
             ScriptKind::MultiFixedLimit => {
                 let k = key(keys, 0)?;
-                let id = args.first().cloned().unwrap_or_default();
-                let by = args.get(2).cloned().unwrap_or_default();
+                let id = args.text(0);
+                let by = args.text(2);
                 self.hset(k, &[(id, by.clone())])?;
                 let h = self.hash(k)?;
                 if h.len() == 1 && h[0].1.parse::<f64>().ok() == by.parse::<f64>().ok() {
-                    self.pexpire(k, num(args, 1)? as i64);
+                    self.pexpire(k, args.num(1)? as i64);
                 }
                 Ok(flat(&h))
             }
             ScriptKind::MultiFixedRemaining => Ok(flat(&self.hash(key(keys, 0)?)?)),
             ScriptKind::MultiSlidingLimit => {
-                let limit = num(args, 0)?;
-                let now = num(args, 1)?;
-                let window = num(args, 2)?;
-                let by = num(args, 4)?;
+                let limit = args.num(0)?;
+                let now = args.num(1)?;
+                let window = args.num(2)?;
+                let by = args.num(4)?;
                 let cur_key = key(keys, 0)?;
                 let current = self.hash(cur_key)?;
                 let previous = self.hash(key(keys, 1)?)?;
@@ -396,7 +485,7 @@ impl Db<'_> {
                         .sum::<f64>()
                 };
                 let (cs, ps) = (total(&current), total(&previous));
-                let elapsed = (now % window) / window;
+                let elapsed = lua_mod(now, window) / window;
                 if by > 0.0 && ps * (1.0 - elapsed) + cs + by > limit {
                     return Ok(Reply::Array(vec![
                         flat(&current),
@@ -404,8 +493,8 @@ impl Db<'_> {
                         Reply::Nil,
                     ]));
                 }
-                let id = args.get(3).cloned().unwrap_or_default();
-                self.hset(cur_key, &[(id, args.get(4).cloned().unwrap_or_default())])?;
+                let id = args.text(3);
+                self.hset(cur_key, &[(id, args.text(4))])?;
                 if cs == 0.0 {
                     self.pexpire(cur_key, (window * 2.0 + 1000.0) as i64);
                 }
@@ -426,9 +515,8 @@ impl Db<'_> {
                     None => Vec::new(),
                     Some(_) => return Err(wrongtype()),
                 };
-                let flags = args
-                    .iter()
-                    .map(|a| Reply::Int(i64::from(members.contains(a))))
+                let flags = (0..args.len())
+                    .map(|i| Reply::Int(i64::from(members.contains(&args.text(i)))))
                     .collect();
                 let status = key(keys, 1)?;
                 let ttl = match live(self.map, status, self.now) {
@@ -467,7 +555,7 @@ impl Db<'_> {
         })
     }
 
-    fn multi_rule(&mut self, keys: &[String], args: &[String]) -> Result<Reply> {
+    fn multi_rule(&mut self, keys: &[String], args: ArgList<'_>) -> Result<Reply> {
         struct Plan {
             kind: i64,
             key: String,
@@ -479,16 +567,16 @@ impl Db<'_> {
             refilled_at: f64,
             ok: bool,
         }
-        let now = num(args, 0)?;
-        let count = num(args, 1)? as usize;
+        let now = args.num(0)?;
+        let count = args.num(1)? as usize;
         let mut plans = Vec::with_capacity(count);
         let (mut k, mut a) = (0usize, 2usize);
         for _ in 0..count {
-            let kind = num(args, a)? as i64;
-            let limit = num(args, a + 1)?;
-            let window = num(args, a + 2)?;
-            let by = num(args, a + 3)?;
-            let refill = num(args, a + 4)?;
+            let kind = args.num(a)? as i64;
+            let limit = args.num(a + 1)?;
+            let window = args.num(a + 2)?;
+            let by = args.num(a + 3)?;
+            let refill = args.num(a + 4)?;
             a += 5;
             let key0 = key(keys, k)?.to_owned();
             let mut plan = Plan {
@@ -512,7 +600,7 @@ impl Db<'_> {
                 2 => {
                     let current = self.get_num(&key0)?.unwrap_or(0.0);
                     let previous = self.get_num(key(keys, k + 1)?)?.unwrap_or(0.0);
-                    let carried = ((1.0 - (now % window) / window) * previous).floor();
+                    let carried = ((1.0 - lua_mod(now, window) / window) * previous).floor();
                     plan.remaining = limit - (carried + current + by);
                     plan.ok = by <= 0.0 || carried + current < limit;
                     k += 2;
@@ -537,12 +625,9 @@ impl Db<'_> {
         for p in &plans {
             if admitted {
                 if p.kind == 3 {
-                    self.hset(
+                    self.hset_nums(
                         &p.key,
-                        &[
-                            ("refilledAt".into(), lua_num(p.refilled_at)),
-                            ("tokens".into(), lua_num(p.remaining)),
-                        ],
+                        &[("refilledAt", p.refilled_at), ("tokens", p.remaining)],
                     )?;
                     let ttl = ((p.limit - p.remaining) / p.refill).ceil() * p.window;
                     if ttl > 0.0 {
@@ -585,6 +670,7 @@ impl Db<'_> {
             "GET" => match live(self.map, key(rest, 0)?, self.now).map(|e| &e.data) {
                 None => Ok(Reply::Nil),
                 Some(Data::Str(s)) => Ok(Reply::Bytes(s.clone().into_bytes())),
+                Some(Data::Int(i)) => Ok(Reply::Bytes(i.to_string().into_bytes())),
                 Some(_) => Err(wrongtype()),
             },
             "SET" => {
@@ -717,10 +803,18 @@ fn flat(h: &[(String, String)]) -> Reply {
 
 /// A Lua number as Redis writes it into a key (integers without a fraction).
 fn lua_num(x: f64) -> String {
+    let mut out = String::new();
+    push_lua_num(&mut out, x);
+    out
+}
+
+/// Appends [`lua_num`]'s text to `out`.
+fn push_lua_num(out: &mut String, x: f64) {
     if x.fract() == 0.0 && x.abs() < 1e17 {
-        format!("{}", x as i64)
+        out.push_str(itoa::Buffer::new().format(x as i64));
     } else {
-        format!("{x}")
+        use std::fmt::Write as _;
+        let _ = write!(out, "{x}");
     }
 }
 
@@ -733,7 +827,19 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<Reply>> {
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let result = self.run_script(script.kind(), &keys, &args);
+        let result = self.run_script(script.kind(), &keys, ArgList::Text(&args));
+        Box::pin(std::future::ready(result))
+    }
+
+    fn eval_ints<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: &[i64],
+    ) -> BoxFuture<'a, Result<Reply>> {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let result = self.run_script(script.kind(), &keys, ArgList::Int(args));
         Box::pin(std::future::ready(result))
     }
 

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::algorithm::Algorithm;
@@ -457,17 +458,27 @@ impl Ratelimit {
             }
         }
 
-        // 3. The server.
+        // 3. The server. The identifier and options only travel with the deny-list check.
+        let (owned_id, deny_options) = if inner.protection {
+            (id.to_owned(), Some(options.clone()))
+        } else {
+            (String::new(), None)
+        };
         let mut fut: DecideFuture = Box::pin(decide(
             Arc::clone(&self.inner),
-            id.to_owned(),
+            owned_id,
             base,
-            options.clone(),
+            options.rate,
+            deny_options,
             now,
         ));
-        let outcome = match inner.timeout {
-            None => fut.await,
-            Some(t) => match tokio::time::timeout(t, &mut fut).await {
+        // A store that answers on the first poll (in-process, or a reply already there)
+        // needs no timer.
+        let first = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await;
+        let outcome = match (first, inner.timeout) {
+            (Poll::Ready(outcome), _) => outcome,
+            (Poll::Pending, None) => fut.await,
+            (Poll::Pending, Some(t)) => match tokio::time::timeout(t, &mut fut).await {
                 Ok(outcome) => outcome,
                 Err(_) => {
                     tracing::debug!("ratelimit: decision timed out");
@@ -815,19 +826,20 @@ async fn decide(
     inner: Arc<Inner>,
     id: String,
     base: String,
-    options: LimitOptions,
+    rate: i64,
+    deny_options: Option<LimitOptions>,
     now: i64,
 ) -> Result<Decision> {
-    if !inner.protection {
-        let response = run_algorithm(&inner, &base, options.rate, now).await?;
+    let Some(options) = deny_options.filter(|_| inner.protection) else {
+        let response = run_algorithm(&inner, &base, rate, now).await?;
         return Ok(Decision { response });
-    }
+    };
     let member_values: Vec<String> = members(&id, &options).map(str::to_owned).collect();
     let deny = inner
         .store
         .eval(&scripts::DENY, inner.deny_keys(), member_values.clone());
     let (algo, deny) =
-        futures_util::future::join(run_algorithm(&inner, &base, options.rate, now), deny).await;
+        futures_util::future::join(run_algorithm(&inner, &base, rate, now), deny).await;
     let mut response = algo?;
     let deny = deny?.into_array()?;
     let flags = deny
@@ -871,9 +883,8 @@ async fn run_algorithm(inner: &Arc<Inner>, base: &str, rate: i64, now: i64) -> R
             let bucket = now.div_euclid(w);
             let mut keys = vec![window_key(base, bucket)];
             inner.push_dynamic(&mut keys);
-            let args = vec![num(tokens), num(w), num(rate)];
             let r = store
-                .eval(&scripts::FIXED, keys, args)
+                .eval_ints(&scripts::FIXED, keys, &[tokens, w, rate])
                 .await?
                 .into_array()?;
             let (used, limit) = (int_at(&r, 0)?, int_at(&r, 1)?);
@@ -886,9 +897,8 @@ async fn run_algorithm(inner: &Arc<Inner>, base: &str, rate: i64, now: i64) -> R
             let bucket = now.div_euclid(w);
             let mut keys = vec![window_key(base, bucket), window_key(base, bucket - 1)];
             inner.push_dynamic(&mut keys);
-            let args = vec![num(tokens), num(now), num(w), num(rate)];
             let r = store
-                .eval(&scripts::SLIDING, keys, args)
+                .eval_ints(&scripts::SLIDING, keys, &[tokens, now, w, rate])
                 .await?
                 .into_array()?;
             let (left, limit) = (int_at(&r, 0)?, int_at(&r, 1)?);
@@ -902,15 +912,9 @@ async fn run_algorithm(inner: &Arc<Inner>, base: &str, rate: i64, now: i64) -> R
         } => {
             let mut keys = vec![base.to_owned()];
             inner.push_dynamic(&mut keys);
-            let args = vec![
-                num(max_tokens),
-                num(interval.ms()),
-                num(refill_rate),
-                num(now),
-                num(rate),
-            ];
+            let args = [max_tokens, interval.ms(), refill_rate, now, rate];
             let r = store
-                .eval(&scripts::TOKEN, keys, args)
+                .eval_ints(&scripts::TOKEN, keys, &args)
                 .await?
                 .into_array()?;
             let (left, reset, limit) = (int_at(&r, 0)?, int_at(&r, 1)?, int_at(&r, 2)?);

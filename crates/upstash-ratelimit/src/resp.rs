@@ -100,6 +100,50 @@ fn is_noscript(e: &redis::RedisError) -> bool {
     e.code() == Some("NOSCRIPT")
 }
 
+impl<C> RespStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    /// `EVALSHA`, then `EVAL` on `NOSCRIPT`; `push_args` appends the arguments.
+    async fn run_script(
+        &self,
+        script: &'static LuaScript,
+        keys: &[String],
+        push_args: impl Fn(&mut redis::Cmd),
+    ) -> Result<Reply> {
+        let src = if self.flagged {
+            script.flagged()
+        } else {
+            script.plain()
+        };
+        let mut conn = self.conn.clone();
+        let build = |name: &str, body: &str| {
+            let mut cmd = redis::cmd(name);
+            cmd.arg(body).arg(keys.len());
+            for k in keys {
+                cmd.arg(k.as_str());
+            }
+            push_args(&mut cmd);
+            cmd
+        };
+        // Plain EVALSHA even for read-only scripts: EVALSHA_RO needs Redis 7.
+        match build("EVALSHA", src.sha1())
+            .query_async::<redis::Value>(&mut conn)
+            .await
+        {
+            Ok(v) => from_value(v),
+            Err(e) if is_noscript(&e) => {
+                tracing::debug!(sha1 = src.sha1(), "ratelimit: script reload (NOSCRIPT)");
+                let v = build("EVAL", src.text())
+                    .query_async::<redis::Value>(&mut conn)
+                    .await?;
+                from_value(v)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 impl<C> Store for RespStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
@@ -111,39 +155,30 @@ where
         args: Vec<String>,
     ) -> BoxFuture<'a, Result<Reply>> {
         Box::pin(async move {
-            let src = if self.flagged {
-                script.flagged()
-            } else {
-                script.plain()
-            };
-            let mut conn = self.conn.clone();
-            let build = |name: &str, body: &str| {
-                let mut cmd = redis::cmd(name);
-                cmd.arg(body).arg(keys.len());
-                for k in &keys {
-                    cmd.arg(k.as_str());
-                }
+            self.run_script(script, &keys, |cmd| {
                 for a in &args {
                     cmd.arg(a.as_str());
                 }
-                cmd
-            };
-            // Plain EVALSHA even for read-only scripts: EVALSHA_RO needs Redis 7.
-            let (by_sha, by_src) = ("EVALSHA", "EVAL");
-            match build(by_sha, src.sha1())
-                .query_async::<redis::Value>(&mut conn)
-                .await
-            {
-                Ok(v) => from_value(v),
-                Err(e) if is_noscript(&e) => {
-                    tracing::debug!(sha1 = src.sha1(), "ratelimit: script reload (NOSCRIPT)");
-                    let v = build(by_src, src.text())
-                        .query_async::<redis::Value>(&mut conn)
-                        .await?;
-                    from_value(v)
+            })
+            .await
+        })
+    }
+
+    fn eval_ints<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: &[i64],
+    ) -> BoxFuture<'a, Result<Reply>> {
+        // Integers go straight into the command buffer (no intermediate strings).
+        let args = args.to_vec();
+        Box::pin(async move {
+            self.run_script(script, &keys, |cmd| {
+                for a in &args {
+                    cmd.arg(*a);
                 }
-                Err(e) => Err(e.into()),
-            }
+            })
+            .await
         })
     }
 

@@ -78,12 +78,12 @@ impl RestStore {
 /// Set once a server rejected the shebang; process-wide, like the script cache.
 static PLAIN_ONLY: AtomicBool = AtomicBool::new(false);
 
-async fn eval_rest(
+async fn eval_rest<A: upstash_redis::ToArgs + ?Sized>(
     redis: &Redis,
     script: &'static LuaScript,
     flagged: bool,
     keys: &[String],
-    args: &[String],
+    args: &A,
 ) -> Result<Reply> {
     let Some(s) = rest_script(script.kind(), flagged) else {
         return Err(crate::Error::Store("unknown script".into()));
@@ -104,6 +104,25 @@ async fn command_rest(redis: &Redis, args: Vec<String>) -> Result<Reply> {
     Ok(from_value(redis.execute(cmd).await?))
 }
 
+/// [`eval_rest`] with the process-wide flavour, switching to the flag-less scripts once.
+async fn eval_auto<A: upstash_redis::ToArgs + ?Sized>(
+    redis: &Redis,
+    script: &'static LuaScript,
+    keys: &[String],
+    args: &A,
+) -> Result<Reply> {
+    let flagged = !PLAIN_ONLY.load(Ordering::Relaxed);
+    match eval_rest(redis, script, flagged, keys, args).await {
+        Err(e) if flagged && e.is_unknown_script_flag() => {
+            // The script was rejected before running: safe to send the plain one.
+            tracing::info!("server rejects allow-key-locking; using flag-less scripts");
+            PLAIN_ONLY.store(true, Ordering::Relaxed);
+            eval_rest(redis, script, false, keys, args).await
+        }
+        other => other,
+    }
+}
+
 impl Store for Redis {
     fn eval<'a>(
         &'a self,
@@ -111,18 +130,17 @@ impl Store for Redis {
         keys: Vec<String>,
         args: Vec<String>,
     ) -> BoxFuture<'a, Result<Reply>> {
-        Box::pin(async move {
-            let flagged = !PLAIN_ONLY.load(Ordering::Relaxed);
-            match eval_rest(self, script, flagged, &keys, &args).await {
-                Err(e) if flagged && e.is_unknown_script_flag() => {
-                    // The script was rejected before running: safe to send the plain one.
-                    tracing::info!("server rejects allow-key-locking; using flag-less scripts");
-                    PLAIN_ONLY.store(true, Ordering::Relaxed);
-                    eval_rest(self, script, false, &keys, &args).await
-                }
-                other => other,
-            }
-        })
+        Box::pin(async move { eval_auto(self, script, &keys, &args).await })
+    }
+
+    fn eval_ints<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: &[i64],
+    ) -> BoxFuture<'a, Result<Reply>> {
+        let args = args.to_vec();
+        Box::pin(async move { eval_auto(self, script, &keys, &args).await })
     }
 
     fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {
@@ -163,6 +181,16 @@ impl Store for RestStore {
         keys: Vec<String>,
         args: Vec<String>,
     ) -> BoxFuture<'a, Result<Reply>> {
+        Box::pin(async move { eval_rest(&self.redis, script, self.flagged, &keys, &args).await })
+    }
+
+    fn eval_ints<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: &[i64],
+    ) -> BoxFuture<'a, Result<Reply>> {
+        let args = args.to_vec();
         Box::pin(async move { eval_rest(&self.redis, script, self.flagged, &keys, &args).await })
     }
 

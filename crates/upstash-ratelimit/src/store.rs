@@ -99,6 +99,22 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         args: Vec<String>,
     ) -> BoxFuture<'a, Result<Reply>>;
 
+    /// Runs `script` with integer arguments (what the limiting scripts take). The default
+    /// formats them and calls [`Store::eval`]; a store that encodes integers itself (or runs
+    /// the scripts natively) overrides it to skip the intermediate strings.
+    fn eval_ints<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: &[i64],
+    ) -> BoxFuture<'a, Result<Reply>> {
+        let args = args
+            .iter()
+            .map(|n| itoa::Buffer::new().format(*n).to_owned())
+            .collect();
+        self.eval(script, keys, args)
+    }
+
     /// Runs one plain command (`GET`, `SET`, `DEL`, `ZINCRBY`, `HSET`, `PEXPIRE`, ...).
     fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>>;
 
@@ -125,6 +141,15 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         args: Vec<String>,
     ) -> BoxFuture<'a, Result<Reply>> {
         (**self).eval(script, keys, args)
+    }
+
+    fn eval_ints<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: &[i64],
+    ) -> BoxFuture<'a, Result<Reply>> {
+        (**self).eval_ints(script, keys, args)
     }
 
     fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {
