@@ -112,7 +112,7 @@ impl PartitionLog {
         let skip = usize::try_from(from - self.start).unwrap_or(usize::MAX);
         let mut out = Vec::new();
         let mut bytes = 0;
-        for r in self.records.iter().skip(skip) {
+        for r in self.records.range(skip.min(self.records.len())..) {
             if out.len() >= max || (!out.is_empty() && bytes + r.size() > max_bytes) {
                 break;
             }
