@@ -496,7 +496,7 @@ impl GroupConsumer {
         let state = StreamState {
             group: self,
             buffer: VecDeque::new(),
-            pending: Vec::new(),
+            pending: BTreeMap::new(),
             failed: false,
         };
         let inner = futures_util::stream::unfold(state, |mut s| async move {
@@ -512,8 +512,8 @@ impl GroupConsumer {
 struct StreamState {
     group: GroupConsumer,
     buffer: VecDeque<Message>,
-    /// Messages handed out from the current batch, not yet committed.
-    pending: Vec<Message>,
+    /// Next offset per partition of the messages handed out and not yet committed.
+    pending: BTreeMap<(String, i32), i64>,
     failed: bool,
 }
 
@@ -521,7 +521,11 @@ impl StreamState {
     async fn next_item(&mut self) -> Result<Message> {
         loop {
             if let Some(m) = self.buffer.pop_front() {
-                self.pending.push(m.clone());
+                let next = self
+                    .pending
+                    .entry((m.topic.clone(), m.partition))
+                    .or_insert(i64::MIN);
+                *next = (*next).max(m.offset.saturating_add(1));
                 return Ok(m);
             }
             if self.failed {
@@ -529,7 +533,12 @@ impl StreamState {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             if !self.pending.is_empty() {
-                if let Err(e) = self.group.commit_messages(&self.pending).await {
+                let offsets: Vec<TopicPartitionOffset> = self
+                    .pending
+                    .iter()
+                    .map(|((t, p), o)| TopicPartitionOffset::new(t.clone(), *p, *o))
+                    .collect();
+                if let Err(e) = self.group.commit(&offsets).await {
                     self.failed = true;
                     return Err(e);
                 }
