@@ -37,8 +37,21 @@ pub(crate) fn mac(key: &str) -> HmacSha256 {
 }
 
 /// base64url(SHA-256(body)) without padding.
+#[cfg(test)]
 pub(crate) fn body_hash_unpadded(body: &[u8]) -> String {
     B64URL.encode(Sha256::digest(body))
+}
+
+/// Whether a `body` claim (base64url, `=` padding optional) is SHA-256(body). Compares the
+/// decoded bytes, without allocating; like the string comparison it replaces, only the
+/// canonical encoding matches (the decoder refuses non-zero trailing bits).
+pub(crate) fn body_hash_matches(claim: &str, body: &[u8]) -> bool {
+    let claim = claim.trim_end_matches('=');
+    let mut buf = [0u8; 48];
+    match B64URL.decode_slice(claim, &mut buf) {
+        Ok(32) => buf[..32] == Sha256::digest(body)[..],
+        _ => false,
+    }
 }
 
 /// base64url(SHA-256(body)) with padding, as QStash emits it (44 characters).
@@ -54,6 +67,27 @@ mod tests {
     fn header_constant_matches_json() {
         let decoded = B64URL_LENIENT.decode(HEADER_B64).unwrap_or_default();
         assert_eq!(decoded, br#"{"alg":"HS256","typ":"JWT"}"#);
+    }
+
+    #[test]
+    fn body_hash_claims_match_padded_or_not_and_nothing_else() {
+        let body = b"{\"hello\":1}";
+        let padded = body_hash_padded(body);
+        assert!(body_hash_matches(&padded, body));
+        assert!(body_hash_matches(&body_hash_unpadded(body), body));
+        assert!(!body_hash_matches(&padded, b"{\"hello\":2}"));
+        assert!(!body_hash_matches("", body));
+        assert!(!body_hash_matches("not base64!", body));
+        // A different last character that decodes to the same bytes only with non-zero
+        // trailing bits is refused, as the string comparison did.
+        let mut tweaked = body_hash_unpadded(body);
+        let last = tweaked.pop().unwrap_or('A');
+        let alt = if last == 'A' { 'B' } else { 'A' };
+        tweaked.push(alt);
+        assert!(!body_hash_matches(&tweaked, body));
+        // Too long for a SHA-256 hash.
+        let unpadded = body_hash_unpadded(body);
+        assert!(!body_hash_matches(&format!("{unpadded}{unpadded}"), body));
     }
 
     #[test]

@@ -221,14 +221,23 @@ impl Receiver {
         }
         let parts = split(token)?;
         check_header(parts.header)?;
-        let signature = jwt::B64URL_LENIENT
-            .decode(parts.signature)
-            .map_err(|_| VerifyError::MalformedToken("signature is not base64url"))?;
+        // An HS256 signature is 32 bytes; anything that does not fit this buffer cannot match.
+        let mut sig_buf = [0u8; 64];
+        let sig_len = match jwt::B64URL_LENIENT.decode_slice(parts.signature, &mut sig_buf) {
+            Ok(n) => n,
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                return Err(VerifyError::InvalidSignature)
+            }
+            Err(base64::DecodeSliceError::DecodeError(_)) => {
+                return Err(VerifyError::MalformedToken("signature is not base64url"))
+            }
+        };
+        let signature = &sig_buf[..sig_len];
         let signed = &token.as_bytes()[..parts.signed_len];
         let valid = self.macs.iter().any(|keyed| {
             let mut mac = keyed.clone();
             mac.update(signed);
-            mac.verify_slice(&signature).is_ok()
+            mac.verify_slice(signature).is_ok()
         });
         if !valid {
             return Err(VerifyError::InvalidSignature);
@@ -431,8 +440,7 @@ fn check_claims(
             return Err(VerifyError::WrongSubject);
         }
     }
-    let expected = jwt::body_hash_unpadded(body);
-    if claims.body.trim_end_matches('=') != expected {
+    if !jwt::body_hash_matches(&claims.body, body) {
         return Err(VerifyError::BodyMismatch);
     }
     Ok(())
