@@ -851,3 +851,248 @@ fn fastrand_u64() -> u64 {
     h.write_u64(std::process::id() as u64);
     h.finish()
 }
+
+#[tokio::test]
+async fn more_score_values_per_metric() {
+    // Hand-computed: cos([1,1],[1,0]) = 1/√2 → (1 + 0.70710677) / 2.
+    let cos = ns("cos", "scores2");
+    cos.upsert([Upsert::dense("x", vec![1.0, 0.0])])
+        .await
+        .expect("upsert");
+    let r = cos
+        .query(Query::vector(vec![1.0, 1.0]))
+        .await
+        .expect("query");
+    assert!(approx(r[0].score, 0.853_553_4), "{}", r[0].score);
+    // Cosine ignores length: [2,0] scores like [1,0].
+    let r = cos
+        .query(Query::vector(vec![5.0, 0.0]))
+        .await
+        .expect("query");
+    assert!(approx(r[0].score, 1.0), "{}", r[0].score);
+    // Euclidean: squared distance from [1,1] to [2,3] is 1 + 4 = 5 → 1/6.
+    let euc = ns("euc", "scores2");
+    euc.upsert([
+        Upsert::dense("far", vec![2.0, 3.0]),
+        Upsert::dense("same", vec![1.0, 1.0]),
+    ])
+    .await
+    .expect("upsert");
+    let r = euc
+        .query(Query::vector(vec![1.0, 1.0]).top_k(2))
+        .await
+        .expect("query");
+    assert_eq!(r[0].id, "same");
+    assert!(approx(r[0].score, 1.0), "{}", r[0].score);
+    assert!(approx(r[1].score, 1.0 / 6.0), "{}", r[1].score);
+    // Dot product: [0.5,0.5]·[-1,0.2] = -0.4 → (1 - 0.4) / 2 = 0.3; best first.
+    let dot = ns("dot", "scores2");
+    dot.upsert([
+        Upsert::dense("neg", vec![-1.0, 0.2]),
+        Upsert::dense("pos", vec![1.0, 1.0]),
+    ])
+    .await
+    .expect("upsert");
+    let r = dot
+        .query(Query::vector(vec![0.5, 0.5]).top_k(2))
+        .await
+        .expect("query");
+    let got: Vec<&str> = r.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(got, ["pos", "neg"]);
+    assert!(approx(r[0].score, 1.0), "{}", r[0].score);
+    assert!(approx(r[1].score, 0.3), "{}", r[1].score);
+}
+
+#[tokio::test]
+async fn filter_language_remaining_rules() {
+    let idx = ns("cos", "filters2");
+    idx.upsert(
+        dataset()
+            .into_iter()
+            .map(|(id, m)| Upsert::dense(id, vec![1.0, 0.5]).with_metadata(m)),
+    )
+    .await
+    .expect("upsert");
+    idx.upsert([Upsert::dense("odd", vec![1.0, 0.5]).with_metadata(
+        json!({"odd-name#1": 5, "neg": -2.5, "flag": false, "arr": [1, 2.5, "x", true]}),
+    )])
+    .await
+    .expect("upsert");
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        // Integers and floats compare numerically; negative and decimal literals.
+        ("pop = 15460000.0", vec!["ist"]),
+        ("neg < -2", vec!["odd"]),
+        ("neg >= -2.5 AND neg <= -2.5", vec!["odd"]),
+        ("pop > -5", vec!["ist", "ank", "ber", "tiny"]),
+        // Booleans may be written 1 / 0.
+        ("capital = 1", vec!["ank", "ber"]),
+        ("flag = 0", vec!["odd"]),
+        ("flag = FALSE", vec!["odd"]),
+        // Type mismatches match nothing, except `!=` on a present field.
+        ("city > 5", vec![]),
+        ("pop = 'big'", vec![]),
+        ("country != 5", vec!["ist", "ank", "ber"]),
+        ("pop GLOB '*'", vec![]),
+        ("city CONTAINS 'Berlin'", vec![]),
+        // Missing fields: false for everything but HAS NOT FIELD.
+        ("pop != 30", vec!["ist", "ank", "ber"]),
+        ("country NOT IN ('Nowhere')", vec!["ist", "ank", "ber"]),
+        (
+            "tags NOT CONTAINS 'nothing'",
+            vec!["ist", "ank", "ber", "tiny"],
+        ),
+        ("city NOT GLOB 'Z*'", vec!["ist", "ank", "ber", "tiny"]),
+        // null is present; it equals nothing.
+        ("code = 0", vec![]),
+        ("code != 'x'", vec!["ist"]),
+        (
+            "HAS NOT FIELD code",
+            vec!["ank", "ber", "tiny", "bare", "odd"],
+        ),
+        // Keywords and booleans are case-insensitive; both quote kinds; optional spaces.
+        (
+            "city glob 'B*' and capital = True or has field neg",
+            vec!["ber", "odd"],
+        ),
+        ("has not field geo and not_there not in (1)", vec![]),
+        ("city = \"Berlin\"", vec!["ber"]),
+        ("pop>=5663000", vec!["ist", "ank"]),
+        // Identifier characters '-' and '#'.
+        ("odd-name#1 = 5", vec!["odd"]),
+        // IN over numbers and mixed literals; CONTAINS over mixed arrays.
+        ("pop IN (30, 3645000)", vec!["ber", "tiny"]),
+        ("arr CONTAINS 2.5", vec!["odd"]),
+        ("arr CONTAINS true", vec!["odd"]),
+        // GLOB is case-sensitive and matches the whole string.
+        ("city GLOB 'berlin'", vec![]),
+        ("city GLOB 'Berl'", vec![]),
+        ("city GLOB '*l?n'", vec!["ber"]),
+        // Paths: out of range, into a non-array, into a non-object.
+        ("tags[5] = 'big'", vec![]),
+        ("tags[#-3] = 'x'", vec![]),
+        ("city[0] = 'B'", vec![]),
+        ("city.x = 'B'", vec![]),
+        ("HAS FIELD geo", vec!["ist", "ank", "ber", "tiny"]),
+        ("HAS FIELD tags[0]", vec!["ist", "ank", "ber"]),
+        // AND binds tighter than OR, on both sides.
+        (
+            "city = 'Hum' OR country = 'Turkey' AND capital = true",
+            vec!["ank", "tiny"],
+        ),
+        (
+            "(city = 'Hum' OR country = 'Turkey') AND pop < 6000000",
+            vec!["ank", "tiny"],
+        ),
+    ];
+    for (f, want) in cases {
+        let r = idx
+            .query(Query::vector(vec![1.0, 0.5]).top_k(10).filter(f))
+            .await
+            .unwrap_or_else(|e| panic!("{f}: {e}"));
+        let ids: Vec<&str> = r.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids, want, "filter {f}");
+    }
+    // The same filters work for delete: only matching records go.
+    assert_eq!(idx.delete_filter("flag = false").await.expect("delete"), 1);
+    for f in [
+        "city = 'Ber",
+        "pop > ",
+        "a = 1 AND",
+        "(a = 1",
+        "a ~ 1",
+        "NOT a = 1",
+    ] {
+        let e = idx
+            .query(Query::vector(vec![1.0, 0.5]).filter(f))
+            .await
+            .expect_err(f);
+        assert_eq!(e.status(), Some(400), "{f}: {e}");
+        assert!(e.to_string().contains("position "), "{f}: {e}");
+    }
+}
+
+/// Exact search on a namespace large enough for the 8-bit pre-scan, loaded with
+/// `upsert_chunked`: rankings equal a brute force computed here in f64.
+#[tokio::test]
+async fn large_namespace_search_is_exact_and_chunked_upsert() {
+    const N: usize = 3000;
+    const DIM: usize = 32;
+    let idx = ns("embed", "large");
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    };
+    let vectors: Vec<Vec<f32>> = (0..N).map(|_| (0..DIM).map(|_| next()).collect()).collect();
+    let items = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Upsert::dense(format!("v{i}"), v.clone()).with_metadata(json!({"g": i % 4})));
+    let report = idx.upsert_chunked(items, 1000, 2).await.expect("chunked");
+    assert_eq!(report.requests, 3);
+    assert_eq!(report.upserted, N);
+    assert!(report.is_complete());
+    let info = index_on(stack(), "embed").info().await.expect("info");
+    assert_eq!(info.namespaces[idx.namespace_name()].vector_count, N as u64);
+    for (qi, filter) in [(0usize, None), (17, Some("g = 1")), (2999, Some("g != 0"))] {
+        let q: Vec<f32> = vectors[qi].iter().map(|x| -x * 0.5 + 0.01).collect();
+        let mut query = Query::vector(q.clone()).top_k(10);
+        if let Some(f) = filter {
+            query = query.filter(f);
+        }
+        let got = idx.query(query).await.expect("query");
+        let norm = |v: &[f32]| v.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+        let mut want: Vec<(f64, usize)> = vectors
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| match filter {
+                Some("g = 1") => i % 4 == 1,
+                Some(_) => i % 4 != 0,
+                None => true,
+            })
+            .map(|(i, v)| {
+                let d: f64 = v
+                    .iter()
+                    .zip(&q)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum();
+                ((1.0 + d / (norm(v) * norm(&q))) / 2.0, i)
+            })
+            .collect();
+        want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        want.truncate(10);
+        let got_ids: Vec<String> = got.iter().map(|h| h.id.clone()).collect();
+        let want_ids: Vec<String> = want.iter().map(|(_, i)| format!("v{i}")).collect();
+        assert_eq!(got_ids, want_ids, "query {qi} {filter:?}");
+        for (h, (w, _)) in got.iter().zip(&want) {
+            assert!((f64::from(h.score) - w).abs() < 1e-5, "{} vs {w}", h.score);
+        }
+    }
+    // A chunk that fails is reported with its records; the others are stored.
+    let items = (0..5).map(|i| {
+        let dim = if i == 3 { DIM + 1 } else { DIM };
+        Upsert::dense(format!("c{i}"), vec![0.5; dim])
+    });
+    let report = idx.upsert_chunked(items, 2, 1).await.expect("chunked");
+    assert_eq!(report.requests, 3);
+    assert_eq!(report.upserted, 3);
+    let failures = report.failures();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].offset, 2);
+    assert_eq!(failures[0].items.len(), 2);
+    assert!(failures[0].error.is_dimension_mismatch());
+    let e = report.into_result().expect_err("a chunk failed");
+    assert_eq!(e.status(), Some(422));
+    let got = idx
+        .fetch(["c0", "c1", "c2", "c3", "c4"], Include::none())
+        .await
+        .expect("fetch");
+    let present: Vec<bool> = got.iter().map(Option::is_some).collect();
+    assert_eq!(present, [true, true, false, false, true]);
+    assert!(idx
+        .upsert_chunked(Vec::<Upsert>::new(), 0, 1)
+        .await
+        .is_err());
+}

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{stream, Stream, TryStreamExt as _};
+use futures_util::{stream, Stream, StreamExt as _, TryStreamExt as _};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -432,11 +432,81 @@ impl<M: Serialize + DeserializeOwned> Index<M> {
     /// `upsert`; records with only `data` go to `upsert-data`; mixing both is an error.
     pub async fn upsert(&self, items: impl IntoIterator<Item = Upsert<M>>) -> Result<()> {
         let items: Vec<Upsert<M>> = items.into_iter().collect();
+        self.upsert_slice(&items).await
+    }
+
+    /// Upserts a large batch as several requests of at most `chunk_size` records (Upstash
+    /// recommends at most 1000 per request), with at most `concurrency` requests in flight.
+    ///
+    /// Every chunk is tried even when another one fails; the report gives back the records of
+    /// each failed chunk with its error, so they can be retried. `Err` only for bad arguments
+    /// (`chunk_size` or `concurrency` of 0).
+    ///
+    /// ```no_run
+    /// # async fn demo(index: upstash_vector::Index) -> upstash_vector::Result<()> {
+    /// use upstash_vector::Upsert;
+    /// let items = (0..10_000).map(|i| Upsert::dense(format!("doc-{i}"), vec![0.1; 384]));
+    /// let report = index.upsert_chunked(items, 1000, 4).await?;
+    /// for failure in report.failures() {
+    ///     eprintln!("{} records from #{} failed: {}", failure.items.len(), failure.offset, failure.error);
+    /// }
+    /// report.into_result()?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn upsert_chunked(
+        &self,
+        items: impl IntoIterator<Item = Upsert<M>>,
+        chunk_size: usize,
+        concurrency: usize,
+    ) -> Result<ChunkedUpsert<M>> {
+        if chunk_size == 0 || concurrency == 0 {
+            return Err(Error::InvalidInput(
+                "chunk_size and concurrency must be at least 1".into(),
+            ));
+        }
+        let mut chunks: Vec<(usize, Vec<Upsert<M>>)> = Vec::new();
+        let mut offset = 0;
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let chunk: Vec<Upsert<M>> = items.by_ref().take(chunk_size).collect();
+            let len = chunk.len();
+            chunks.push((offset, chunk));
+            offset += len;
+        }
+        let requests = chunks.len();
+        let outcomes: Vec<(usize, Vec<Upsert<M>>, Result<()>)> = stream::iter(chunks)
+            .map(|(offset, chunk)| async move {
+                let r = self.upsert_slice(&chunk).await;
+                (offset, chunk, r)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut failures: Vec<ChunkFailure<M>> = outcomes
+            .into_iter()
+            .filter_map(|(offset, items, r)| {
+                r.err().map(|error| ChunkFailure {
+                    offset,
+                    items,
+                    error,
+                })
+            })
+            .collect();
+        failures.sort_by_key(|f| f.offset);
+        let failed: usize = failures.iter().map(|f| f.items.len()).sum();
+        Ok(ChunkedUpsert {
+            requests,
+            upserted: offset - failed,
+            failures,
+        })
+    }
+
+    async fn upsert_slice(&self, items: &[Upsert<M>]) -> Result<()> {
         if items.is_empty() {
             return Ok(());
         }
         let mut with_vec = 0;
-        for it in &items {
+        for it in items {
             check_id(&it.id)?;
             if let Some(s) = &it.sparse_vector {
                 s.validate().map_err(|m| Error::InvalidInput(m.into()))?;
@@ -866,5 +936,49 @@ mod tests {
             idx.delete_namespace("").await,
             Err(Error::InvalidInput(_))
         ));
+    }
+}
+
+/// What [`Index::upsert_chunked`] did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ChunkedUpsert<M = serde_json::Value> {
+    /// Requests sent (one per chunk).
+    pub requests: usize,
+    /// Records in the chunks that succeeded.
+    pub upserted: usize,
+    /// The chunks that failed, in input order.
+    pub failures: Vec<ChunkFailure<M>>,
+}
+
+/// One chunk that [`Index::upsert_chunked`] could not upsert.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ChunkFailure<M = serde_json::Value> {
+    /// Position of the chunk's first record in the input.
+    pub offset: usize,
+    /// The chunk's records, to retry.
+    pub items: Vec<Upsert<M>>,
+    /// Why the request failed.
+    pub error: Error,
+}
+
+impl<M> ChunkedUpsert<M> {
+    /// The chunks that failed, in input order.
+    pub fn failures(&self) -> &[ChunkFailure<M>] {
+        &self.failures
+    }
+
+    /// Whether every chunk succeeded.
+    pub fn is_complete(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The number of records upserted, or the error of the first failed chunk.
+    pub fn into_result(self) -> Result<usize> {
+        match self.failures.into_iter().next() {
+            Some(f) => Err(f.error),
+            None => Ok(self.upserted),
+        }
     }
 }

@@ -37,7 +37,7 @@ mod error;
 pub mod filter;
 mod types;
 
-pub use client::{Index, IndexBuilder, Range, ResumableQuery};
+pub use client::{ChunkFailure, ChunkedUpsert, Index, IndexBuilder, Range, ResumableQuery};
 pub use error::{Error, Result};
 pub use types::{
     DenseIndexInfo, FusionAlgorithm, Include, IndexType, Info, MetadataUpdateMode, NamespaceInfo,
