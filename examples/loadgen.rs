@@ -4,7 +4,7 @@
 //! ONE JSON line:
 //!
 //! ```text
-//! {"mode":"get","concurrency":64,"ops":..,"ops_per_sec":..,"p50_us":..,"p99_us":..,"errors":..,"http_requests":..}
+//! {"mode":"get","concurrency":64,"ops":..,"ops_per_sec":..,"p50_us":..,"p99_us":..,"errors":..,"http_requests":..,"requests_per_decision":..,"auto_pipeline":..}
 //! ```
 //!
 //! `http_requests` is the delta of the server's `GET /_local/stats` counter when the target is
@@ -19,7 +19,16 @@
 //! Options: `--target URL` (default: start an in-process local stack), `--token TOKEN`
 //! (default: `UPSTASH_REDIS_REST_TOKEN`, or the local stack's), `--command get|set|incr|ratelimit`,
 //! `--concurrency N` (64), `--duration SECS` (5), `--keys N` (key space, 1000),
-//! `--no-auto-pipeline`.
+//! `--no-auto-pipeline`, `--max-in-flight N` (auto-pipeline requests in flight, the client's
+//! default when absent).
+//!
+//! Ratelimit mode (`--command ratelimit`, the same workload as
+//! `tests/interop/ratelimit_bench.mjs`): `limit("user:<k>")` of a sliding window of `--limit`
+//! per 10 s (default 1,000,000, so no identifier runs out during a run and every call is a real
+//! round trip rather than an ephemeral-cache answer), prefix `--prefix` (default
+//! `loadgen:ratelimit:<random>`, a fresh key space per run so consecutive runs do not share
+//! counters), every other option at its default (ephemeral cache on, auto-pipelining on).
+//! The JSON line then also carries `requests_per_decision` (`http_requests / ops`).
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -38,7 +47,8 @@ enum Mode {
     Get,
     Set,
     Incr,
-    /// `ratelimit.limit(id)` (upstash-ratelimit, sliding window 10 per 10 s, id `user:<k>`).
+    /// `ratelimit.limit(id)` (upstash-ratelimit, sliding window of `--limit` per 10 s, id
+    /// `user:<k>`).
     Ratelimit,
 }
 
@@ -74,11 +84,14 @@ struct Args {
     duration: Duration,
     keys: u64,
     auto_pipeline: bool,
+    limit: i64,
+    prefix: Option<String>,
+    max_in_flight: Option<usize>,
 }
 
 const USAGE: &str = "usage: loadgen [--target URL] [--token TOKEN] \
 [--command get|set|incr|ratelimit] [--concurrency N] [--duration SECS] [--keys N] \
-[--no-auto-pipeline]";
+[--no-auto-pipeline] [--max-in-flight N] [--limit N] [--prefix P]";
 
 impl Args {
     fn parse(mut argv: impl Iterator<Item = String>) -> Result<Self, String> {
@@ -90,6 +103,9 @@ impl Args {
             duration: Duration::from_secs(5),
             keys: 1000,
             auto_pipeline: true,
+            limit: 1_000_000,
+            prefix: None,
+            max_in_flight: None,
         };
         while let Some(flag) = argv.next() {
             let mut value = |name: &str| {
@@ -112,12 +128,15 @@ impl Args {
                 }
                 "--keys" => args.keys = number(&value("--keys")?)?,
                 "--no-auto-pipeline" => args.auto_pipeline = false,
+                "--limit" => args.limit = number(&value("--limit")?)?,
+                "--prefix" => args.prefix = Some(value("--prefix")?),
+                "--max-in-flight" => args.max_in_flight = Some(number(&value("--max-in-flight")?)?),
                 "-h" | "--help" => return Err(USAGE.into()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }
         }
-        if args.concurrency == 0 || args.keys == 0 {
-            return Err("--concurrency and --keys must be at least 1".into());
+        if args.concurrency == 0 || args.keys == 0 || args.limit <= 0 {
+            return Err("--concurrency, --keys and --limit must be at least 1".into());
         }
         Ok(args)
     }
@@ -134,6 +153,8 @@ struct Workload {
     mode: Mode,
     keys: u64,
     value: String,
+    /// The limiter of ratelimit mode.
+    limiter: Option<upstash_ratelimit::Ratelimit>,
 }
 
 impl Workload {
@@ -149,22 +170,8 @@ impl Workload {
                 let _: i64 = self.redis.incr(&key).await?;
             }
             Mode::Ratelimit => {
-                // `ratelimit.limit(id)`: sliding window of 10 per 10 s (the JS README's
-                // limiter) with the JS defaults (ephemeral cache on), identifier `user:<k>`.
-                static LIMITER: std::sync::OnceLock<Result<upstash_ratelimit::Ratelimit, String>> =
-                    std::sync::OnceLock::new();
-                let limiter = LIMITER
-                    .get_or_init(|| {
-                        upstash_ratelimit::Algorithm::sliding_window(10, "10 s")
-                            .and_then(|algo| {
-                                upstash_ratelimit::Ratelimit::builder(self.redis.clone(), algo)
-                                    .prefix("loadgen:ratelimit")
-                                    .build()
-                            })
-                            .map_err(|e| e.to_string())
-                    })
-                    .as_ref()
-                    .map_err(|e| e.clone())?;
+                // `ratelimit.limit(id)` with identifier `user:<k>` (see the header).
+                let limiter = self.limiter.as_ref().ok_or("no limiter")?;
                 let _ = limiter.limit(&format!("user:{k}")).await?;
             }
         }
@@ -176,7 +183,13 @@ impl Workload {
         match self.mode {
             Mode::Get => {}
             Mode::Set | Mode::Incr => return Ok(()),
-            Mode::Ratelimit => return Ok(()),
+            Mode::Ratelimit => {
+                // Loads the script (the first call costs NOSCRIPT + EVAL), as the JS side does.
+                if let Some(l) = &self.limiter {
+                    l.limit("user:warmup").await?;
+                }
+                return Ok(());
+            }
         }
         let keys: Vec<u64> = (0..self.keys).collect();
         for chunk in keys.chunks(500) {
@@ -236,14 +249,36 @@ async fn run(args: Args) -> Result<String, BoxError> {
             (Some(stack), url, token)
         }
     };
-    let redis = Redis::builder(url.as_str(), token.as_str())
-        .auto_pipelining(args.auto_pipeline)
-        .build()?;
+    let mut builder =
+        Redis::builder(url.as_str(), token.as_str()).auto_pipelining(args.auto_pipeline);
+    if let Some(n) = args.max_in_flight {
+        builder = builder.auto_pipeline_max_in_flight(n);
+    }
+    let redis = builder.build()?;
+    let limiter = match args.mode {
+        Mode::Ratelimit => {
+            let prefix = args.prefix.clone().unwrap_or_else(|| {
+                let nonce = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+                    % 1_000_000_007;
+                format!("loadgen:ratelimit:{nonce:x}")
+            });
+            let algo = upstash_ratelimit::Algorithm::sliding_window(args.limit, "10 s")?;
+            Some(
+                upstash_ratelimit::Ratelimit::builder(redis.clone(), algo)
+                    .prefix(prefix)
+                    .build()?,
+            )
+        }
+        _ => None,
+    };
     let workload = Arc::new(Workload {
         redis,
         mode: args.mode,
         keys: args.keys,
         value: "x".repeat(64),
+        limiter,
     });
     workload.prepare().await?;
 
@@ -302,14 +337,22 @@ async fn run(args: Args) -> Result<String, BoxError> {
         let rank = ((p / 100.0) * latencies.len() as f64).ceil() as usize;
         u64::from(latencies[rank.clamp(1, latencies.len()) - 1])
     };
-    let http_requests = match (before, after) {
-        (Some(b), Some(a)) => (a.saturating_sub(b)).to_string(),
-        _ => "null".to_owned(),
+    let (http_requests, per_decision) = match (before, after) {
+        (Some(b), Some(a)) => {
+            let n = a.saturating_sub(b);
+            let per = if ops > 0 {
+                format!("{:.3}", n as f64 / ops as f64)
+            } else {
+                "null".to_owned()
+            };
+            (n.to_string(), per)
+        }
+        _ => ("null".to_owned(), "null".to_owned()),
     };
     let mut line = String::new();
     write!(
         line,
-        "{{\"mode\":\"{}\",\"concurrency\":{},\"ops\":{},\"ops_per_sec\":{:.1},\"p50_us\":{},\"p99_us\":{},\"errors\":{},\"http_requests\":{},\"auto_pipeline\":{}}}",
+        "{{\"mode\":\"{}\",\"concurrency\":{},\"ops\":{},\"ops_per_sec\":{:.1},\"p50_us\":{},\"p99_us\":{},\"errors\":{},\"http_requests\":{},\"requests_per_decision\":{},\"auto_pipeline\":{}}}",
         args.mode.name(),
         args.concurrency,
         ops,
@@ -318,6 +361,7 @@ async fn run(args: Args) -> Result<String, BoxError> {
         percentile(99.0),
         errors,
         http_requests,
+        per_decision,
         args.auto_pipeline,
     )?;
     if let Some(stack) = local {

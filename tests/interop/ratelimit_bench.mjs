@@ -4,11 +4,15 @@
 // Usage (from the repo root, with an upstash-local running):
 //
 //   eval "$(target/release/upstash-local --redis-port 0 --qstash-port 0)"   # or its printed export lines
-//   node tests/interop/ratelimit_bench.mjs --concurrency 64 --duration 5 [--keys 10000]
+//   node tests/interop/ratelimit_bench.mjs --concurrency 64 --duration 5 [--keys 10000] \
+//       [--limit 1000000] [--prefix P]
 //
-// Workload: `ratelimit.limit("user:<k>")` with k drawn uniformly from --keys identifiers (10000),
-// a sliding window of 10 per 10 s, prefix `loadgen:ratelimit`, every other option at its
-// default (ephemeral cache on, `@upstash/redis` auto-pipelining on); --concurrency async
+// Workload (the same as `loadgen --command ratelimit`): `ratelimit.limit("user:<k>")` with k
+// drawn uniformly from --keys identifiers (10000), a sliding window of --limit per 10 s
+// (1000000, so no identifier runs out during a run and every call is a real round trip rather
+// than an ephemeral-cache answer), prefix --prefix (default `loadgen:ratelimit:<random>`, a
+// fresh key space per run so consecutive runs do not share counters), every other option at
+// its default (ephemeral cache on, `@upstash/redis` auto-pipelining on); --concurrency async
 // workers (64) call it back to back for --duration seconds (5).
 //
 // Prints ONE JSON line:
@@ -29,13 +33,30 @@ if (!url || !token) {
 }
 
 function parseArgs(argv) {
-  const opts = { concurrency: 64, duration: 5, keys: 10_000 };
+  const opts = {
+    concurrency: 64,
+    duration: 5,
+    keys: 10_000,
+    limit: 1_000_000,
+    prefix: `loadgen:ratelimit:${Math.floor(Math.random() * 2 ** 32).toString(16)}`,
+  };
   for (let i = 0; i < argv.length; i += 2) {
     const flag = argv[i];
+    if (flag === "--prefix" && argv[i + 1]) {
+      opts.prefix = argv[i + 1];
+      continue;
+    }
     const value = Number(argv[i + 1]);
-    const name = { "--concurrency": "concurrency", "--duration": "duration", "--keys": "keys" }[flag];
+    const name = {
+      "--concurrency": "concurrency",
+      "--duration": "duration",
+      "--keys": "keys",
+      "--limit": "limit",
+    }[flag];
     if (!name || !Number.isFinite(value) || value <= 0) {
-      console.error("usage: node ratelimit_bench.mjs [--concurrency N] [--duration SECS] [--keys N]");
+      console.error(
+        "usage: node ratelimit_bench.mjs [--concurrency N] [--duration SECS] [--keys N] [--limit N] [--prefix P]",
+      );
       process.exit(2);
     }
     opts[name] = value;
@@ -43,7 +64,7 @@ function parseArgs(argv) {
   return opts;
 }
 
-const { concurrency, duration, keys } = parseArgs(process.argv.slice(2));
+const { concurrency, duration, keys, limit, prefix } = parseArgs(process.argv.slice(2));
 
 async function httpRequests() {
   try {
@@ -64,8 +85,8 @@ async function httpRequests() {
 
 const ratelimit = new Ratelimit({
   redis: new Redis({ url, token }),
-  limiter: Ratelimit.slidingWindow(10, "10 s"),
-  prefix: "loadgen:ratelimit",
+  limiter: Ratelimit.slidingWindow(limit, "10 s"),
+  prefix,
 });
 
 // Warm-up: loads the script into the server's cache (the first call costs NOSCRIPT + EVAL).
