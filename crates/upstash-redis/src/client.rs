@@ -93,9 +93,11 @@ impl RedisBuilder {
         self
     }
 
-    /// Most auto-pipeline requests in flight at once (default 8). Commands issued while all
+    /// Most auto-pipeline requests in flight at once (default 2). Commands issued while all
     /// are busy wait and leave together in the next request; with fewer concurrent callers
-    /// than this, every command leaves at once, so there is never an added delay.
+    /// than this, every command leaves at once, so there is never an added delay. Fewer,
+    /// larger requests cost the server (and this client) less per command: against one
+    /// upstash-local at concurrency 64, 2 gave 15-30% more throughput than 8.
     pub fn auto_pipeline_max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
         self
@@ -159,7 +161,7 @@ impl Redis {
             read_your_writes: true,
             auto_pipelining: true,
             max_batch: 1000,
-            max_in_flight: 8,
+            max_in_flight: 2,
             options: ClientOptions::default(),
         }
     }
