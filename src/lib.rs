@@ -5,7 +5,11 @@
 //!
 //! | feature | crate |
 //! |---|---|
-//! | `redis` (default) | [`upstash_redis`] as [`redis`] |
+//! | `redis` (default) | `upstash_redis` as `redis` |
+//! | `ratelimit` | `upstash_ratelimit` as `ratelimit` |
+//! | `qstash` | `upstash_qstash` as `qstash` |
+//! | `vector` | `upstash_vector` as `vector` |
+//! | `kafka` | `upstash_kafka` as `kafka` |
 //!
 //! [`upstash_core`] (transport, auth, retries, env helpers) is always available as [`core`].
 #![forbid(unsafe_code)]

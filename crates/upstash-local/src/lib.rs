@@ -69,6 +69,8 @@ impl fmt::Debug for LocalStack {
         f.debug_struct("LocalStack")
             .field("redis_rest_url", &self.redis_rest_url())
             .field("qstash_url", &self.qstash_url())
+            .field("vector_indexes", &self.vector_indexes())
+            .field("kafka_url", &self.kafka_url())
             .finish_non_exhaustive()
     }
 }
@@ -86,16 +88,24 @@ fn shell_quote(v: &str) -> String {
 }
 
 impl LocalStack {
-    /// Starts every configured service (Redis REST, QStash). Must run inside a tokio runtime;
-    /// the services live on that runtime.
+    /// Starts every configured service (Redis REST, QStash, Vector, Kafka). Must run inside a
+    /// tokio runtime; the services live on that runtime. If one fails to start, the ones
+    /// already running are stopped before the error is returned.
     pub async fn start(config: Config) -> Result<LocalStack, Error> {
-        let vector = vector::VectorService::start(&config).await?;
         config.validate()?;
-        let mut kafka = kafka::KafkaService::start(&config).await?;
+        let mut vector = vector::VectorService::start(&config).await?;
+        let mut kafka = match kafka::KafkaService::start(&config).await {
+            Ok(k) => k,
+            Err(e) => {
+                vector.stopper().stop().await;
+                return Err(e);
+            }
+        };
         let mut qstash = match qstash::QStashService::start(&config).await {
             Ok(q) => q,
             Err(e) => {
                 kafka.stopper().stop().await;
+                vector.stopper().stop().await;
                 return Err(e);
             }
         };
@@ -104,6 +114,7 @@ impl LocalStack {
             Err(e) => {
                 qstash.stopper().stop().await;
                 kafka.stopper().stop().await;
+                vector.stopper().stop().await;
                 return Err(e);
             }
         };
