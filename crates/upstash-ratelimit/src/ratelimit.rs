@@ -863,7 +863,7 @@ async fn decide(
     }
     if ttl == -2 {
         tracing::debug!(
-            "ratelimit: the IP deny list status is missing; refresh it with update_ip_deny_list"
+            "ratelimit: the IP deny list status is missing (this crate does not refresh the ipsum list yet)"
         );
     }
     if let Some(value) = denied {
