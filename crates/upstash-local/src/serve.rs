@@ -88,3 +88,61 @@ pub(crate) async fn stop_task(mut task: JoinHandle<()>) {
         task.abort();
     }
 }
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// Larger than the service accepts.
+    TooLarge,
+    /// The connection broke while the body was being sent.
+    Broken,
+}
+
+/// Most bytes of an oversized body read and thrown away so that the client, still sending,
+/// receives the error response instead of a broken pipe; beyond it the connection is dropped.
+const DRAIN_CAP: usize = 64 << 20;
+
+/// Reads a request body of at most `max` bytes. An oversized body is drained (up to
+/// [`DRAIN_CAP`]) before [`BodyError::TooLarge`] is returned, so the error response reaches a
+/// client that is still writing, and its pooled connection stays usable.
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    max: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    use futures_util::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut first: Option<bytes::Bytes> = None;
+    let mut buf: Option<bytes::BytesMut> = None;
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Broken)?;
+        total = total.saturating_add(chunk.len());
+        if total > max {
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(c) => total = total.saturating_add(c.len()),
+                    Err(_) => break,
+                }
+                if total > DRAIN_CAP {
+                    break;
+                }
+            }
+            return Err(BodyError::TooLarge);
+        }
+        if let Some(b) = buf.as_mut() {
+            b.extend_from_slice(&chunk);
+        } else if let Some(f) = first.take() {
+            let mut b = bytes::BytesMut::with_capacity(f.len() + chunk.len());
+            b.extend_from_slice(&f);
+            b.extend_from_slice(&chunk);
+            buf = Some(b);
+        } else {
+            first = Some(chunk);
+        }
+    }
+    Ok(match (buf, first) {
+        (Some(b), _) => b.freeze(),
+        (None, Some(f)) => f,
+        (None, None) => bytes::Bytes::new(),
+    })
+}

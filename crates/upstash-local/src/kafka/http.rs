@@ -130,12 +130,15 @@ async fn route(st: &Arc<KafkaState>, req: Request) -> Res<Vec<u8>> {
     if !authorized {
         return Err(KafkaErr::new(401, "Unauthorized"));
     }
-    let body = axum::body::to_bytes(body, st.max_body).await.map_err(|_| {
-        KafkaErr::new(
-            413,
-            format!("request body is larger than {} bytes", st.max_body),
-        )
-    })?;
+    let body = crate::serve::read_body(body, st.max_body)
+        .await
+        .map_err(|e| match e {
+            crate::serve::BodyError::TooLarge => KafkaErr::new(
+                413,
+                format!("request body is larger than {} bytes", st.max_body),
+            ),
+            crate::serve::BodyError::Broken => KafkaErr::new(400, "broken request body"),
+        })?;
     let m = &parts.method;
     let get_or_post = *m == Method::GET || *m == Method::POST;
     match seg.as_slice() {

@@ -156,10 +156,13 @@ async fn handle(
             &json!({"error": "unauthorized: invalid or missing token"}),
         );
     };
-    let body = match axum::body::to_bytes(body, core.settings.max_body).await {
+    let body = match crate::serve::read_body(body, core.settings.max_body).await {
         Ok(b) => b.to_vec(),
-        Err(_) => {
+        Err(crate::serve::BodyError::TooLarge) => {
             return json_resp(413, &json!({"error": "request body is too large"}));
+        }
+        Err(crate::serve::BodyError::Broken) => {
+            return json_resp(400, &json!({"error": "broken request body"}));
         }
     };
     let headers: Headers = parts

@@ -8,12 +8,11 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 
 use super::commands::{self, Plan, Post};
 use super::conn::{BackendError, Conn, Pool};
@@ -21,6 +20,7 @@ use super::json::{self, Command, JsonOpts};
 use super::resp::{Frame, Value};
 use super::scripts::ScriptMap;
 use crate::secret::{ct_eq, Secret};
+use crate::serve::BodyError;
 use crate::stats::{Endpoint, Stats};
 
 const SSE_KEEPALIVE: Duration = Duration::from_secs(15);
@@ -167,43 +167,14 @@ fn request_token<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<B
         .map(|(_, v)| decode(v.unwrap_or("")))
 }
 
-async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<Bytes, Response> {
-    let too_big = || bad("ERR max request size exceeded");
-    if let Some(len) = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if len > max as u64 {
-            return Err(too_big());
-        }
-    }
-    let mut stream = body.into_data_stream();
-    let mut first: Option<Bytes> = None;
-    let mut buf: Option<BytesMut> = None;
-    let mut total = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| bad("ERR failed to read the request body"))?;
-        total = total.saturating_add(chunk.len());
-        if total > max {
-            return Err(too_big());
-        }
-        if let Some(b) = buf.as_mut() {
-            b.extend_from_slice(&chunk);
-        } else if let Some(f) = first.take() {
-            let mut b = BytesMut::with_capacity(f.len() + chunk.len());
-            b.extend_from_slice(&f);
-            b.extend_from_slice(&chunk);
-            buf = Some(b);
-        } else {
-            first = Some(chunk);
-        }
-    }
-    Ok(match (buf, first) {
-        (Some(b), _) => b.freeze(),
-        (None, Some(f)) => f,
-        (None, None) => Bytes::new(),
-    })
+/// The request body, or Upstash's error for one that is too large or broken.
+async fn read_body(body: Body, max: usize) -> Result<Bytes, Response> {
+    crate::serve::read_body(body, max)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => bad("ERR max request size exceeded"),
+            BodyError::Broken => bad("ERR failed to read the request body"),
+        })
 }
 
 async fn route(st: &Arc<AppState>, req: Request) -> Response {
@@ -258,7 +229,7 @@ async fn route(st: &Arc<AppState>, req: Request) -> Response {
             if multi && fmt.resp2 {
                 return bad("ERR Upstash-Response-Format: resp2 is not supported for /multi-exec");
             }
-            let body = match read_body(body, &parts.headers, st.max_body).await {
+            let body = match read_body(body, st.max_body).await {
                 Ok(b) => b,
                 Err(r) => return r,
             };
@@ -284,7 +255,7 @@ async fn route(st: &Arc<AppState>, req: Request) -> Response {
             if is_get {
                 return bad("ERR no command given: POST a JSON array or use /<command>/<args>");
             }
-            let body = match read_body(body, &parts.headers, st.max_body).await {
+            let body = match read_body(body, st.max_body).await {
                 Ok(b) => b,
                 Err(r) => return r,
             };
@@ -319,7 +290,7 @@ async fn route(st: &Arc<AppState>, req: Request) -> Response {
             }
             st.stats.endpoint(Endpoint::Single);
             if is_post {
-                let body = match read_body(body, &parts.headers, st.max_body).await {
+                let body = match read_body(body, st.max_body).await {
                     Ok(b) => b,
                     Err(r) => return r,
                 };

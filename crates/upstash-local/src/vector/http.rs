@@ -132,9 +132,12 @@ async fn route(st: &Arc<VectorState>, req: Request) -> Res<Vec<u8>> {
         return Err(err(404, "Not Found"));
     }
     let ns = segs.get(1).map(|s| decode_segment(s));
-    let bytes = axum::body::to_bytes(body, st.max_body)
+    let bytes = crate::serve::read_body(body, st.max_body)
         .await
-        .map_err(|_| err(413, "Request body is too large"))?;
+        .map_err(|e| match e {
+            crate::serve::BodyError::TooLarge => err(413, "Request body is too large"),
+            crate::serve::BodyError::Broken => err(400, "Broken request body"),
+        })?;
     let body = parse_body(&bytes, cmd == "delete")?;
     let cmd = cmd.to_string();
     let st2 = st.clone();
