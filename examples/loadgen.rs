@@ -87,11 +87,12 @@ struct Args {
     limit: i64,
     prefix: Option<String>,
     max_in_flight: Option<usize>,
+    threads: usize,
 }
 
 const USAGE: &str = "usage: loadgen [--target URL] [--token TOKEN] \
 [--command get|set|incr|ratelimit] [--concurrency N] [--duration SECS] [--keys N] \
-[--no-auto-pipeline] [--max-in-flight N] [--limit N] [--prefix P]";
+[--no-auto-pipeline] [--max-in-flight N] [--limit N] [--prefix P] [--threads N]";
 
 impl Args {
     fn parse(mut argv: impl Iterator<Item = String>) -> Result<Self, String> {
@@ -106,6 +107,7 @@ impl Args {
             limit: 1_000_000,
             prefix: None,
             max_in_flight: None,
+            threads: 0,
         };
         while let Some(flag) = argv.next() {
             let mut value = |name: &str| {
@@ -128,6 +130,7 @@ impl Args {
                 }
                 "--keys" => args.keys = number(&value("--keys")?)?,
                 "--no-auto-pipeline" => args.auto_pipeline = false,
+                "--threads" => args.threads = number(&value("--threads")?)?,
                 "--limit" => args.limit = number(&value("--limit")?)?,
                 "--prefix" => args.prefix = Some(value("--prefix")?),
                 "--max-in-flight" => args.max_in_flight = Some(number(&value("--max-in-flight")?)?),
@@ -211,8 +214,7 @@ struct Tally {
     first_error: Option<String>,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = match Args::parse(std::env::args().skip(1)) {
         Ok(a) => a,
         Err(msg) => {
@@ -220,7 +222,24 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(args).await {
+    // `--threads 1`: one current-thread runtime, like a Node process (no cross-thread wake-ups);
+    // default: tokio's multi-thread runtime with a worker per core.
+    let runtime = match args.threads {
+        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("loadgen: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
