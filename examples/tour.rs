@@ -4,16 +4,31 @@
 //! cargo run --example tour          # needs redis-server on PATH, nothing else
 //! ```
 //!
-//! Each section is one function taking the shared [`Tour`] context; add a section for each
-//! new crate (rate limiting, QStash, Vector, ...) and list it in `SECTIONS`.
+//! It walks through every crate: Redis (typed and binary values, pipelines, transactions,
+//! scripts, auto-pipelining, typed errors), rate limiting (a sliding window and its ephemeral
+//! block cache), QStash (a publish delivered to a local axum webhook that verifies the
+//! signature, and a forged request rejected), Vector (upsert with metadata, a filtered query)
+//! and Kafka (produce with keys and headers, read back through a consumer group).
+//!
+//! Each section is one function taking the shared [`Tour`] context, listed in `SECTIONS`.
 
 use std::collections::BTreeMap;
 use std::future::{Future, IntoFuture as _};
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use upstash_local::{Config, LocalStack};
+use axum::routing::post;
+use axum::{Extension, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::mpsc;
+use upstash_kafka::{ConsumeRequest, Kafka, OffsetReset, Record};
+use upstash_local::{Config, KafkaTopicConfig, LocalStack};
+use upstash_qstash::axum::{Json, Verified};
+use upstash_qstash::Receiver;
+use upstash_ratelimit::{Algorithm, Ratelimit};
 use upstash_redis::{ErrorKind, Redis, Script, Value};
+use upstash_vector::{Index, Query, Upsert};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type SectionResult = Result<(), BoxError>;
@@ -46,7 +61,14 @@ const SECTIONS: &[(&str, Section)] = &[
     ("Scripts", |t| Box::pin(scripts(t))),
     ("Auto-pipelining", |t| Box::pin(auto_pipelining(t))),
     ("Typed errors", |t| Box::pin(typed_errors(t))),
+    ("Rate limiting", |t| Box::pin(rate_limiting(t))),
+    ("QStash", |t| Box::pin(qstash(t))),
+    ("Vector", |t| Box::pin(vector(t))),
+    ("Kafka", |t| Box::pin(kafka(t))),
 ];
+
+/// The topic the Kafka section uses, created with the stack.
+const KAFKA_TOPIC: &str = "tour-orders";
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
@@ -64,7 +86,9 @@ async fn main() -> Result<(), BoxError> {
 /// application (or another SDK) would use to reach it.
 async fn start() -> Result<Tour, BoxError> {
     println!("Starting upstash-local in-process (a REST server over a real redis-server)...");
-    let stack = LocalStack::start(Config::default()).await?;
+    let mut config = Config::default(); // every service on an ephemeral port
+    config.kafka.topics = vec![KafkaTopicConfig::new(KAFKA_TOPIC, 2)];
+    let stack = LocalStack::start(config).await?;
     println!("Ready. Any Upstash SDK can use it with:\n");
     print!("{}", stack.env_block());
     let redis = Redis::new(stack.redis_rest_url(), stack.redis_token())?;
@@ -232,6 +256,251 @@ async fn typed_errors(t: &Tour) -> SectionResult {
     let wrong = Redis::new(t.stack.redis_rest_url(), "wrong-token")?;
     if let Err(e) = wrong.get::<Option<String>>(t.key("x")).await {
         println!("wrong token -> unauthorized: {}", e.is_unauthorized());
+    }
+    Ok(())
+}
+
+/// A sliding window of 5 per 10 s over the same Redis; blocked ids are then answered from
+/// the in-process block cache, without a request.
+async fn rate_limiting(t: &Tour) -> SectionResult {
+    let limiter = Ratelimit::builder(t.redis.clone(), Algorithm::sliding_window(5, "10 s")?)
+        .prefix(t.key("ratelimit"))
+        .build()?;
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    };
+    println!("sliding window, 5 requests per 10 s; 7 calls for id user:42:");
+    for i in 1..=7 {
+        let before = t.server_requests();
+        let res = limiter.limit("user:42").await?;
+        let requests = t.server_requests() - before;
+        println!(
+            "  #{i}: success {:5} remaining {} window ends in {:>5} ms{} ({requests} HTTP request{})",
+            res.success,
+            res.remaining,
+            res.reset - now_ms(),
+            res.reason.map(|r| format!(", reason {r}")).unwrap_or_default(),
+            if requests == 1 { "" } else { "s" },
+        );
+    }
+    println!(
+        "(the first call also loaded the Lua script: EVALSHA -> NOSCRIPT -> EVAL; the last \
+         was answered by the in-process block cache, no request)"
+    );
+    let m = limiter.metrics();
+    println!(
+        "metrics: {} allowed, {} rejected, {} of them by the cache",
+        m.allowed, m.rejected, m.cache_blocks
+    );
+    let other = limiter.limit("user:7").await?;
+    println!(
+        "another id has its own window: success {}, remaining {}",
+        other.success, other.remaining
+    );
+    Ok(())
+}
+
+/// An order event, the QStash message body.
+#[derive(Debug, Serialize, Deserialize)]
+struct OrderPlaced {
+    order_id: String,
+    amount_cents: u64,
+}
+
+/// The webhook: runs only once `Verified` has checked the signature against the raw body.
+async fn order_webhook(
+    Extension(tx): Extension<mpsc::Sender<(String, OrderPlaced)>>,
+    event: Verified<Json<OrderPlaced>>,
+) -> &'static str {
+    let id = event.delivery.message_id.clone().unwrap_or_default();
+    let Json(order) = event.body;
+    let _ = tx.send((id, order)).await;
+    "ok"
+}
+
+/// Publish through the local QStash to a local axum webhook that verifies the signature.
+async fn qstash(t: &Tour) -> SectionResult {
+    let receiver = Receiver::new(
+        t.stack.qstash_current_signing_key(),
+        t.stack.qstash_next_signing_key(),
+    );
+    let (tx, mut rx) = mpsc::channel::<(String, OrderPlaced)>(4);
+    let app = Router::new()
+        .route("/webhooks/order", post(order_webhook))
+        .layer(Extension(tx))
+        .with_state(receiver);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/webhooks/order", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    println!("webhook listening on {url}");
+
+    let client = upstash_qstash::Client::builder(t.stack.qstash_token())
+        .base_url(t.stack.qstash_url())
+        .build()?;
+    let order = OrderPlaced {
+        order_id: "ord_1".into(),
+        amount_cents: 4200,
+    };
+    let published = client.publish_json(url.as_str(), &order).await?;
+    println!(
+        "published message {}",
+        published.message_id().unwrap_or("-")
+    );
+    match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {
+        Ok(Some((id, order))) => println!("delivered and verified: {order:?} (message {id})"),
+        _ => return Err("no verified delivery within 10 s".into()),
+    }
+
+    // A forger without the signing keys: a well-formed token signed with another key.
+    let body = r#"{"order_id":"ord_1","amount_cents":1}"#;
+    let signature =
+        upstash_qstash::signer::Signer::new("sig_not_the_real_key").sign(body.as_bytes(), &url);
+    let forged = reqwest::Client::new()
+        .post(&url)
+        .header("Upstash-Signature", signature)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await?;
+    println!(
+        "a request signed with another key is rejected before the handler: {} {}",
+        forged.status(),
+        forged.text().await?.trim()
+    );
+    server.abort();
+    Ok(())
+}
+
+/// A deterministic unit-length vector near direction `axis` (no embedding model needed).
+fn tour_vector(dim: usize, axis: usize, wobble: f32) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..dim)
+        .map(|j| {
+            if j == axis % dim {
+                1.0
+            } else {
+                wobble * ((j % 7) as f32 - 3.0) / 30.0
+            }
+        })
+        .collect();
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+/// Upsert records with metadata into the default index and query with a metadata filter.
+async fn vector(t: &Tour) -> SectionResult {
+    let name = t
+        .stack
+        .vector_indexes()
+        .first()
+        .cloned()
+        .ok_or("no vector index")?;
+    let url = t.stack.vector_url(&name).ok_or("no vector url")?;
+    let token = t.stack.vector_token(&name).ok_or("no vector token")?;
+    let index = Index::new(url, token)?.namespace("tour");
+    let info = index.info().await?;
+    let dim = info.dimension as usize;
+    println!(
+        "index {name:?}: dimension {dim}, {} vectors so far",
+        info.vector_count
+    );
+
+    let items = [
+        ("doc-1", 0, 0.1, "red", 10),
+        ("doc-2", 0, 0.3, "blue", 25),
+        ("doc-3", 0, 0.6, "red", 40),
+        ("doc-4", 1, 0.1, "red", 15),
+        ("doc-5", 2, 0.2, "blue", 5),
+    ];
+    index
+        .upsert(items.iter().map(|&(id, axis, wobble, color, price)| {
+            Upsert::dense(id, tour_vector(dim, axis, wobble))
+                .with_metadata(json!({"color": color, "price": price}))
+        }))
+        .await?;
+    println!(
+        "upserted {} vectors (namespace \"tour\") with metadata {{color, price}}",
+        items.len()
+    );
+
+    for filter in [None, Some("color = 'red' AND price < 30")] {
+        let mut q = Query::vector(tour_vector(dim, 0, 0.0))
+            .top_k(3)
+            .include_metadata(true);
+        if let Some(f) = filter {
+            q = q.filter(f);
+        }
+        let hits = index.query(q).await?;
+        println!("top 3 near doc-1, filter {filter:?}:");
+        for h in hits {
+            let meta = h.metadata.unwrap_or_default();
+            println!("  {} score {:.4} {meta}", h.id, h.score);
+        }
+    }
+    Ok(())
+}
+
+/// Produce keyed records with headers, then read them back through a consumer group.
+async fn kafka(t: &Tour) -> SectionResult {
+    let kafka = Kafka::new(
+        t.stack.kafka_url(),
+        t.stack.kafka_username(),
+        t.stack.kafka_password(),
+    )?;
+    let records = (1..=4u64)
+        .map(|id| {
+            let order = OrderPlaced {
+                order_id: format!("ord_{id}"),
+                amount_cents: id * 250,
+            };
+            Ok(Record::json(KAFKA_TOPIC, &order)?
+                .key(format!("customer-{}", id % 2))
+                .header("schema", "order/v1"))
+        })
+        .collect::<Result<Vec<_>, upstash_kafka::Error>>()?;
+    let written = kafka.producer().produce_many(records).await?;
+    for w in &written {
+        println!(
+            "produced to {}/{} at offset {}",
+            w.topic, w.partition, w.offset
+        );
+    }
+
+    println!("reading the topic back as consumer group tour-group (from the earliest offset):");
+    let worker = kafka.consumer().instance(
+        ConsumeRequest::new("tour-group", "worker-1", [KAFKA_TOPIC])
+            .auto_offset_reset(OffsetReset::Earliest)
+            .timeout(Duration::from_secs(1)),
+    )?;
+    let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while seen < written.len() && Instant::now() < deadline {
+        for m in worker.consume().await? {
+            println!(
+                "  partition {} offset {} key={:?} schema={:?}: {}",
+                m.partition,
+                m.offset,
+                m.key(),
+                m.header("schema"),
+                m.value_str()
+            );
+            seen += 1;
+        }
+    }
+    worker.commit_consumed().await?;
+    let lag: i64 = kafka
+        .admin()
+        .group_lag("tour-group")
+        .await?
+        .iter()
+        .map(|l| l.lag)
+        .sum();
+    println!("offsets committed; the group's lag is now {lag}");
+    worker.remove().await?;
+    if seen < written.len() {
+        return Err(format!("consumed {seen} of {} records within 30 s", written.len()).into());
     }
     Ok(())
 }
