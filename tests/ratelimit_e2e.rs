@@ -7,12 +7,14 @@
 //! use a dedicated stack.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use upstash_local::{testing, Config, LocalStack};
 use upstash_ratelimit::{
-    Algorithm, LimitOptions, ManualClock, MemoryStore, Ratelimit, Reason, RestStore, Store,
-    TimeoutPolicy,
+    Algorithm, IpDenyList, LimitOptions, ManualClock, MemoryStore, Ratelimit, Reason, RestStore,
+    Store, TimeoutPolicy,
 };
 use upstash_redis::Redis;
 
@@ -461,4 +463,129 @@ async fn reset_and_block_until_ready() {
         .unwrap();
     assert!(!r.success);
     assert!(started.elapsed() >= Duration::from_millis(950));
+}
+
+/// Serves an ipsum-format feed at `/levels/6.txt`, counting the fetches.
+async fn ipsum_feed(body: &'static str) -> (String, Arc<AtomicUsize>) {
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&fetches);
+    let app = axum::Router::new().route(
+        "/levels/6.txt",
+        axum::routing::get(move || {
+            counter.fetch_add(1, AtomicOrdering::SeqCst);
+            async move { body }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/levels"), fetches)
+}
+
+/// The automatic IP deny list: the call that finds the status missing refreshes it in the
+/// background; listed addresses are then denied; values added by hand are never part of the
+/// automatic list, so disabling it keeps them.
+#[tokio::test]
+async fn ip_deny_list_refreshes_from_the_feed_and_can_be_disabled() {
+    let (source, fetches) = ipsum_feed("# IPsum\n# level 6\n10.0.0.1\t8\n10.0.0.2\t6\n").await;
+    let stack = testing::shared();
+    let redis = client(stack);
+    let p = testing::prefix("rl-ipsum").trim_end_matches(':').to_owned();
+    let all = format!("{p}:denyList:all");
+    let _: i64 = redis
+        .cmd("SADD")
+        .arg((&all, "10.0.0.2", "bad-agent"))
+        .query()
+        .await
+        .unwrap();
+    let rl = Ratelimit::builder(redis.clone(), Algorithm::fixed_window(10, "1 h").unwrap())
+        .prefix(&p)
+        .ephemeral_cache(false)
+        .ip_deny_list(IpDenyList::new(6).unwrap().source_url(&source))
+        .build()
+        .unwrap();
+    let ip = |ip: &str| LimitOptions {
+        ip: Some(ip.into()),
+        ..Default::default()
+    };
+
+    // No list yet: allowed, and this call refreshes it.
+    let first = rl.limit_with("u1", ip("10.0.0.1")).await.unwrap();
+    assert!(first.success);
+    first.pending.wait().await;
+    assert_eq!(fetches.load(AtomicOrdering::SeqCst), 1);
+    let mut auto: Vec<String> = redis
+        .cmd("SMEMBERS")
+        .arg(format!("{p}:denyList:ipDenyList"))
+        .query()
+        .await
+        .unwrap();
+    auto.sort();
+    assert_eq!(auto, ["10.0.0.1"]);
+    let mut denied: Vec<String> = redis.cmd("SMEMBERS").arg(&all).query().await.unwrap();
+    denied.sort();
+    assert_eq!(denied, ["10.0.0.1", "10.0.0.2", "bad-agent"]);
+    let status: Option<String> = redis.get(format!("{p}:ipDenyListStatus")).await.unwrap();
+    assert_eq!(status.as_deref(), Some("valid"));
+    let pttl: i64 = redis
+        .cmd("PTTL")
+        .arg(format!("{p}:ipDenyListStatus"))
+        .query()
+        .await
+        .unwrap();
+    assert!(pttl > 0 && pttl <= 86_400_000, "{pttl}");
+
+    // Listed now; the list is valid, so no second fetch.
+    let second = rl.limit_with("u2", ip("10.0.0.1")).await.unwrap();
+    assert!(!second.success);
+    assert_eq!(second.reason, Some(Reason::DenyList));
+    assert_eq!(second.denied_value.as_deref(), Some("10.0.0.1"));
+    second.pending.wait().await;
+    assert_eq!(fetches.load(AtomicOrdering::SeqCst), 1);
+
+    // Disabled: the automatic addresses leave, the manual ones stay, no refresh any more.
+    rl.disable_ip_deny_list().await.unwrap();
+    let mut denied: Vec<String> = redis.cmd("SMEMBERS").arg(&all).query().await.unwrap();
+    denied.sort();
+    assert_eq!(denied, ["10.0.0.2", "bad-agent"]);
+    let status: Option<String> = redis.get(format!("{p}:ipDenyListStatus")).await.unwrap();
+    assert_eq!(status.as_deref(), Some("disabled"));
+    let third = rl.limit_with("u3", ip("10.0.0.3")).await.unwrap();
+    assert!(third.success);
+    third.pending.wait().await;
+    assert_eq!(fetches.load(AtomicOrdering::SeqCst), 1);
+
+    // A manual refresh brings it back.
+    assert_eq!(rl.refresh_ip_deny_list().await.unwrap(), 1);
+    assert_eq!(fetches.load(AtomicOrdering::SeqCst), 2);
+}
+
+/// The in-memory store runs the same refresh and disable steps.
+#[tokio::test]
+async fn ip_deny_list_on_the_memory_store() {
+    let (source, fetches) = ipsum_feed("10.9.0.1\n10.9.0.2\n").await;
+    let store = MemoryStore::new();
+    let rl = Ratelimit::builder(store.clone(), Algorithm::fixed_window(10, "1 h").unwrap())
+        .prefix(testing::prefix("rl-ipsum-mem").trim_end_matches(':'))
+        .ephemeral_cache(false)
+        .ip_deny_list(IpDenyList::new(6).unwrap().source_url(&source))
+        .build()
+        .unwrap();
+    let ip = |ip: &str| LimitOptions {
+        ip: Some(ip.into()),
+        ..Default::default()
+    };
+    let first = rl.limit_with("a", ip("10.9.0.2")).await.unwrap();
+    assert!(first.success);
+    first.pending.wait().await;
+    assert_eq!(fetches.load(AtomicOrdering::SeqCst), 1);
+    let second = rl.limit_with("b", ip("10.9.0.2")).await.unwrap();
+    assert_eq!(second.reason, Some(Reason::DenyList));
+    rl.disable_ip_deny_list().await.unwrap();
+    // A new address (the denied one stays in the process-wide 60 s deny cache).
+    let third = rl.limit_with("c", ip("10.9.0.1")).await.unwrap();
+    assert!(third.success);
+    assert_eq!(rl.refresh_ip_deny_list().await.unwrap(), 2);
 }

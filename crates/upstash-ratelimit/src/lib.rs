@@ -9,7 +9,8 @@
 //!   concurrent decisions share HTTP requests), any Redis / Valkey over RESP (feature `resp`),
 //!   and an in-process [`MemoryStore`] for tests and benchmarks.
 //! - Ephemeral block cache (bounded), timeout with fail-open/closed policy, analytics, deny
-//!   lists, dynamic limits, refunds (negative rates), `get_remaining`, `reset_used_tokens`,
+//!   lists (with the daily-refreshed ipsum IP list, [`IpDenyList`], opt-in), dynamic limits,
+//!   refunds (negative rates), `get_remaining`, `reset_used_tokens`,
 //!   `block_until_ready`.
 //!
 //! ```no_run
@@ -36,6 +37,7 @@ mod clock;
 mod duration;
 mod error;
 mod fasthash;
+mod ip_list;
 #[cfg(feature = "axum")]
 pub mod layer;
 mod memory;
@@ -54,6 +56,7 @@ pub use cache::EphemeralCache;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use duration::{IntoWindow, Window};
 pub use error::{Error, Result};
+pub use ip_list::{IpDenyList, IPSUM_LEVELS_URL};
 pub use memory::MemoryStore;
 pub use multi::{MultiRegionBuilder, MultiRegionRatelimit};
 pub use ratelimit::{

@@ -355,6 +355,30 @@ impl Db<'_> {
         }
     }
 
+    /// Members of the SET at `key` (none when missing).
+    fn set_members(&mut self, key: &str) -> Result<Vec<String>> {
+        match live(self.map, key, self.now).map(|e| &e.data) {
+            Some(Data::Set(s)) => Ok(s.clone()),
+            None => Ok(Vec::new()),
+            Some(_) => Err(wrongtype()),
+        }
+    }
+
+    /// Stores a SET (deleting the key when empty, as Redis does).
+    fn put_set(&mut self, key: &str, members: Vec<String>) {
+        if members.is_empty() {
+            self.map.remove(key);
+        } else {
+            self.map.insert(
+                key.to_owned(),
+                Entry {
+                    data: Data::Set(members),
+                    expires_at: None,
+                },
+            );
+        }
+    }
+
     fn script(&mut self, kind: ScriptKind, keys: &[String], args: ArgList<'_>) -> Result<Reply> {
         match kind {
             ScriptKind::FixedLimit => {
@@ -533,6 +557,40 @@ impl Db<'_> {
                     );
                 }
                 Ok(Reply::Array(vec![Reply::Array(flags), Reply::Int(ttl)]))
+            }
+            ScriptKind::IpListRefresh | ScriptKind::IpListDisable => {
+                let (all, list, status) = (key(keys, 0)?, key(keys, 1)?, key(keys, 2)?);
+                // Previous automatic addresses leave `all`.
+                let old = self.set_members(list)?;
+                let mut manual = self.set_members(all)?;
+                manual.retain(|m| !old.contains(m));
+                let (fresh, ttl) = if kind == ScriptKind::IpListRefresh {
+                    let mut fresh: Vec<String> = (1..args.len())
+                        .map(|i| args.text(i))
+                        .filter(|ip| !manual.contains(ip))
+                        .collect();
+                    fresh.sort();
+                    fresh.dedup();
+                    (fresh, Some(args.num(0)? as i64))
+                } else {
+                    (Vec::new(), None)
+                };
+                let mut union = manual;
+                union.extend(fresh.iter().cloned());
+                self.put_set(all, union);
+                self.put_set(list, fresh.clone());
+                let (value, expires_at) = match ttl {
+                    Some(ms) => ("valid", Some(self.now + ms)),
+                    None => ("disabled", None),
+                };
+                self.map.insert(
+                    status.to_owned(),
+                    Entry {
+                        data: Data::Str(value.into()),
+                        expires_at,
+                    },
+                );
+                Ok(Reply::Int(fresh.len() as i64))
             }
             ScriptKind::MultiRule => self.multi_rule(keys, args),
         }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::algorithm::Algorithm;
 use crate::cache::EphemeralCache;
 use crate::clock::{Clock, SystemClock};
+use crate::ip_list::IpDenyList;
 use crate::response::{Pending, Reason, Remaining, Response};
 use crate::scripts;
 use crate::store::{int_at, Reply, Store};
@@ -176,6 +177,7 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) analytics: bool,
     pub(crate) protection: bool,
+    pub(crate) ip_list: Option<IpDenyList>,
     pub(crate) dynamic: bool,
     pub(crate) keys: KeyStyle,
     pub(crate) metrics: Metrics,
@@ -226,6 +228,7 @@ pub struct RatelimitBuilder {
     clock: Arc<dyn Clock>,
     analytics: bool,
     protection: bool,
+    ip_list: Option<IpDenyList>,
     dynamic: bool,
     keys: KeyStyle,
 }
@@ -289,6 +292,16 @@ impl RatelimitBuilder {
         self
     }
 
+    /// Keeps the automatic IP deny list (the ipsum feed at one level) in the deny lists and
+    /// refreshes it daily, as `@upstash/ratelimit`'s protection does; turns protection on.
+    /// Off by default here (the JS SDK turns it on with protection, at level 6): it makes the
+    /// service fetch the feed from GitHub, which should be a decision.
+    pub fn ip_deny_list(mut self, list: IpDenyList) -> Self {
+        self.protection = true;
+        self.ip_list = Some(list);
+        self
+    }
+
     /// Reads the limit from `prefix:dynamic:global` when it is set.
     pub fn dynamic_limits(mut self, on: bool) -> Self {
         self.dynamic = on;
@@ -337,6 +350,7 @@ impl RatelimitBuilder {
                 clock: self.clock,
                 analytics: self.analytics,
                 protection: self.protection,
+                ip_list: self.ip_list,
                 dynamic: self.dynamic,
                 keys: self.keys,
                 metrics: Metrics::default(),
@@ -379,6 +393,7 @@ impl Ratelimit {
             clock: Arc::new(SystemClock),
             analytics: false,
             protection: false,
+            ip_list: None,
             dynamic: false,
             keys: KeyStyle::Js,
         }
@@ -554,6 +569,28 @@ impl Ratelimit {
                 tracing::warn!(error = %e, "ratelimit: analytics write failed");
             }
         });
+    }
+
+    /// Refreshes the automatic IP deny list now (see [`RatelimitBuilder::ip_deny_list`]);
+    /// returns how many addresses it holds.
+    pub async fn refresh_ip_deny_list(&self) -> Result<usize> {
+        let list = self.inner.ip_list.as_ref().ok_or_else(|| {
+            Error::Config("no IP deny list configured (RatelimitBuilder::ip_deny_list)".into())
+        })?;
+        let now = self.inner.clock.now_ms();
+        list.refresh(self.inner.store.as_ref(), self.inner.ip_list_keys(), now)
+            .await
+    }
+
+    /// Removes the automatic IP addresses from the deny lists and stops their refresh (for
+    /// every service sharing the prefix) until [`Ratelimit::refresh_ip_deny_list`] runs again;
+    /// values added to the deny list by hand stay.
+    pub async fn disable_ip_deny_list(&self) -> Result<()> {
+        self.inner
+            .store
+            .eval(&scripts::IP_DISABLE, self.inner.ip_list_keys(), Vec::new())
+            .await
+            .map(|_| ())
     }
 
     /// The tokens left for `id`, without taking any.
@@ -807,6 +844,19 @@ impl Inner {
         }
     }
 
+    /// `[all, automatic IP list, status]` of the deny lists.
+    fn ip_list_keys(&self) -> Vec<String> {
+        let p = match self.keys {
+            KeyStyle::Js => self.prefix.clone(),
+            KeyStyle::HashTagged => format!("{{{}}}", self.prefix),
+        };
+        vec![
+            format!("{p}:denyList:all"),
+            format!("{p}:denyList:ipDenyList"),
+            format!("{p}:ipDenyListStatus"),
+        ]
+    }
+
     fn deny_keys(&self) -> Vec<String> {
         match self.keys {
             KeyStyle::Js => vec![
@@ -862,9 +912,17 @@ async fn decide(
         }
     }
     if ttl == -2 {
-        tracing::debug!(
-            "ratelimit: the IP deny list status is missing (this crate does not refresh the ipsum list yet)"
-        );
+        // This call saw the status missing (and marked it pending): it refreshes the list.
+        if let Some(list) = inner.ip_list.clone() {
+            let inner = Arc::clone(&inner);
+            response.pending.spawn(async move {
+                let keys = inner.ip_list_keys();
+                match list.refresh(inner.store.as_ref(), keys, now).await {
+                    Ok(n) => tracing::debug!(addresses = n, "ratelimit: IP deny list refreshed"),
+                    Err(e) => tracing::warn!(error = %e, "ratelimit: IP deny list refresh failed"),
+                }
+            });
+        }
     }
     if let Some(value) = denied {
         response.success = false;

@@ -46,6 +46,10 @@ pub enum ScriptKind {
     MultiSlidingRemaining,
     /// Deny-list membership check.
     DenyList,
+    /// Replace the automatic IP deny list (ipsum).
+    IpListRefresh,
+    /// Turn the automatic IP deny list off.
+    IpListDisable,
     /// Several rules checked together, all or nothing.
     MultiRule,
 }
@@ -301,6 +305,29 @@ end
 return {flags, ttl}
 "#;
 
+// Replaces the automatic IP deny list. KEYS [all, ipList, status]; ARGV [msUntilRefresh, ip...].
+// The previous automatic addresses leave `all`; the new list keeps only addresses nobody put in
+// `all` by hand (so disabling the list never removes those); the rest join `all`, and the status
+// stays `valid` until the next refresh. Returns how many addresses the new list holds.
+const IP_LIST_REFRESH: &str = r#"redis.call('SDIFFSTORE', KEYS[1], KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[2])
+for i = 2, #ARGV, 4000 do
+  redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 3999, #ARGV)))
+end
+redis.call('SDIFFSTORE', KEYS[2], KEYS[2], KEYS[1])
+redis.call('SUNIONSTORE', KEYS[1], KEYS[1], KEYS[2])
+redis.call('SET', KEYS[3], 'valid', 'PX', ARGV[1])
+return redis.call('SCARD', KEYS[2])
+"#;
+
+// Turns the automatic IP list off: its addresses leave `all`, and the status becomes `disabled`
+// with no TTL, which the deny check reads as "never refresh". KEYS [all, ipList, status].
+const IP_LIST_DISABLE: &str = r#"redis.call('SDIFFSTORE', KEYS[1], KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[3], 'disabled')
+return 1
+"#;
+
 // Several rules at once, all or nothing.
 // ARGV [nowMs, count, then per rule: kind, tokens, windowMs, incrementBy, refillRate, nkeys]
 // KEYS per rule, in order: fixed [counter], sliding [current, previous], bucket [hash].
@@ -419,10 +446,12 @@ script!(
     true
 );
 script!(DENY, DenyList, DENY_LIST, false, false);
+script!(IP_REFRESH, IpListRefresh, IP_LIST_REFRESH, false, false);
+script!(IP_DISABLE, IpListDisable, IP_LIST_DISABLE, false, false);
 script!(MULTI_RULE_SCRIPT, MultiRule, MULTI_RULE, false, true);
 
 /// Every script, for warming a script cache (`SCRIPT LOAD`) or auditing.
-pub fn all() -> [&'static LuaScript; 14] {
+pub fn all() -> [&'static LuaScript; 16] {
     [
         &FIXED,
         &FIXED_REM,
@@ -437,6 +466,8 @@ pub fn all() -> [&'static LuaScript; 14] {
         &MULTI_SLIDING,
         &MULTI_SLIDING_REM,
         &DENY,
+        &IP_REFRESH,
+        &IP_DISABLE,
         &MULTI_RULE_SCRIPT,
     ]
 }
@@ -450,7 +481,11 @@ mod tests {
         for s in all() {
             assert!(!s.plain().text().starts_with("#!"));
             assert_ne!(s.plain().sha1(), "");
-            if s.kind() != ScriptKind::DenyList {
+            let deny_list = matches!(
+                s.kind(),
+                ScriptKind::DenyList | ScriptKind::IpListRefresh | ScriptKind::IpListDisable
+            );
+            if !deny_list {
                 assert!(s.flagged().text().starts_with(KEY_LOCKING_SHEBANG));
                 assert_ne!(s.flagged().sha1(), s.plain().sha1());
             }
