@@ -225,8 +225,12 @@ fn main() -> ExitCode {
     // `--threads 1`: one current-thread runtime, like a Node process (no cross-thread wake-ups);
     // default: tokio's multi-thread runtime with a worker per core.
     let runtime = match args.threads {
-        1 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
-        0 => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        0 => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
         n => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(n)
             .enable_all()

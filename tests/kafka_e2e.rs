@@ -644,7 +644,9 @@ async fn bad_input_gives_clear_errors() {
         .await
         .expect_err("body too large");
     assert!(matches!(err, Error::PayloadTooLarge { .. }), "{err:?}");
-    p.produce("e2e.errors", "after").await.expect("produce after 413");
+    p.produce("e2e.errors", "after")
+        .await
+        .expect("produce after 413");
 }
 
 #[tokio::test]

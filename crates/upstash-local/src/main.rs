@@ -12,7 +12,7 @@ once every service accepts connections, e.g. eval \"$(upstash-local)\" in anothe
 Logs go to stderr (RUST_LOG controls the level). Ctrl-C / SIGTERM stop everything.
 
   --config FILE       TOML config (see the README); default: dev tokens, Redis REST on 8079,
-                      QStash on 8080, Kafka REST on 8081
+                      QStash on 8080, Kafka REST on 8081, Vector on 8082
   --redis-url URL     use an existing redis-server instead of spawning one
   --redis-port PORT   REST port of the Redis service (0 = ephemeral)
   --qstash-port PORT  port of the QStash service (0 = ephemeral)";
