@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use upstash_local::{testing, Config, LocalStack};
-use upstash_ratelimit::{Algorithm, MultiRegionRatelimit, Reason};
+use upstash_ratelimit::{Algorithm, Clock, MultiRegionRatelimit, Reason};
 use upstash_redis::Redis;
 
 fn client(stack: &LocalStack) -> Redis {
@@ -151,4 +151,61 @@ async fn first_answer_wins() {
     assert_eq!(r.reason, None);
     assert_eq!(r.remaining, 4);
     assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// Analytics of a multi-region limiter go to the first region only, one event per call
+/// (cache blocks included), in the single-region member format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_go_to_the_first_region() {
+    let (a, b) = (
+        testing::dedicated(Config::default()),
+        testing::dedicated(Config::default()),
+    );
+    let (ra, rb) = (client(&a), client(&b));
+    let clock = upstash_ratelimit::ManualClock::new(now_ms());
+    let rl = MultiRegionRatelimit::builder(Algorithm::fixed_window(2, "1 h").unwrap())
+        .region(ra.clone())
+        .region(rb.clone())
+        .prefix("mr-analytics")
+        .analytics(true)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let mut reasons = Vec::new();
+    for _ in 0..4 {
+        let r = rl.limit("user-1").await.unwrap();
+        reasons.push((r.success, r.reason));
+        r.pending.wait().await;
+    }
+    // Two admitted, one refused by the servers, one by the block cache.
+    assert_eq!(
+        reasons,
+        [
+            (true, None),
+            (true, None),
+            (false, None),
+            (false, Some(Reason::CacheBlock))
+        ]
+    );
+    let hour = clock.now_ms() / 3_600_000 * 3_600_000;
+    let key = format!("mr-analytics:events:{hour}");
+    let events: Vec<String> = ra
+        .cmd("ZRANGE")
+        .arg((&key, 0, -1, "WITHSCORES"))
+        .query()
+        .await
+        .unwrap();
+    assert_eq!(
+        events,
+        [
+            r#"{"identifier":"user-1","success":false}"#,
+            "2",
+            r#"{"identifier":"user-1","success":true}"#,
+            "2"
+        ]
+    );
+    let none: i64 = rb.cmd("EXISTS").arg(&key).query().await.unwrap();
+    assert_eq!(none, 0);
+    a.shutdown().await;
+    b.shutdown().await;
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::algorithm::Algorithm;
 use crate::cache::EphemeralCache;
 use crate::clock::{Clock, SystemClock};
-use crate::ratelimit::{window_key, TimeoutPolicy, DEFAULT_PREFIX};
+use crate::ratelimit::{analytics_member, window_key, TimeoutPolicy, DEFAULT_PREFIX};
 use crate::response::{Pending, Reason, Remaining, Response};
 use crate::scripts;
 use crate::store::{Reply, Store};
@@ -39,6 +39,7 @@ struct Inner {
     timeout: Option<Duration>,
     timeout_policy: TimeoutPolicy,
     clock: Arc<dyn Clock>,
+    analytics: bool,
 }
 
 impl fmt::Debug for MultiRegionRatelimit {
@@ -61,6 +62,7 @@ pub struct MultiRegionBuilder {
     timeout: Option<Duration>,
     timeout_policy: TimeoutPolicy,
     clock: Arc<dyn Clock>,
+    analytics: bool,
 }
 
 impl fmt::Debug for MultiRegionBuilder {
@@ -108,6 +110,13 @@ impl MultiRegionBuilder {
         self
     }
 
+    /// Records one analytics event per call in the first region (as `@upstash/ratelimit`
+    /// does), with the single-region event format (default off).
+    pub fn analytics(mut self, on: bool) -> Self {
+        self.analytics = on;
+        self
+    }
+
     /// Builds; needs at least one region and a fixed or sliding window.
     pub fn build(self) -> Result<MultiRegionRatelimit> {
         if self.stores.is_empty() {
@@ -130,6 +139,7 @@ impl MultiRegionBuilder {
                 timeout: self.timeout,
                 timeout_policy: self.timeout_policy,
                 clock: self.clock,
+                analytics: self.analytics,
             }),
         })
     }
@@ -200,6 +210,7 @@ impl MultiRegionRatelimit {
             timeout: Some(Duration::from_secs(5)),
             timeout_policy: TimeoutPolicy::FailOpen,
             clock: Arc::new(SystemClock),
+            analytics: false,
         }
     }
 
@@ -210,8 +221,37 @@ impl MultiRegionRatelimit {
 
     /// Takes `rate` tokens for `id` (negative rates refund).
     pub async fn limit_rate(&self, id: &str, rate: i64) -> Result<Response> {
+        let now = self.inner.clock.now_ms();
+        let mut res = self.limit_at(id, rate, now).await?;
+        self.record(&mut res, id, now);
+        Ok(res)
+    }
+
+    /// Sends the analytics event (every outcome counts: cache blocks and timeouts too) to
+    /// the first region, in the background.
+    fn record(&self, res: &mut Response, id: &str, now: i64) {
         let inner = &self.inner;
-        let now = inner.clock.now_ms();
+        let Some(store) = inner.stores.first().filter(|_| inner.analytics) else {
+            return;
+        };
+        let member = analytics_member(id, if res.success { "true" } else { "false" }, &[]);
+        let hour = now.div_euclid(3_600_000) * 3_600_000;
+        let cmd = vec![
+            "ZINCRBY".to_owned(),
+            format!("{}:events:{hour}", inner.prefix),
+            "1".to_owned(),
+            member,
+        ];
+        let store = Arc::clone(store);
+        res.pending.spawn(async move {
+            if let Err(e) = store.command(cmd).await {
+                tracing::warn!(error = %e, "ratelimit: analytics write failed");
+            }
+        });
+    }
+
+    async fn limit_at(&self, id: &str, rate: i64, now: i64) -> Result<Response> {
+        let inner = &self.inner;
         let base = format!("{}:{id}", inner.prefix);
         if rate > 0 {
             if let Some(until) = inner
