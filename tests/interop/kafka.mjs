@@ -13,11 +13,10 @@
 // interop_kafka`; INTEROP_KAFKA_BIN names a prebuilt binary instead (then nothing is built).
 
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Kafka } from "@upstash/kafka";
+import { rustExample } from "./rust_side.mjs";
 
 const url = process.env.UPSTASH_KAFKA_REST_URL;
 const username = process.env.UPSTASH_KAFKA_REST_USERNAME;
@@ -27,7 +26,6 @@ if (!url || !username || !password) {
   process.exit(2);
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const run = randomUUID().slice(0, 8);
 const AUTH = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
 
@@ -35,32 +33,7 @@ let passed = 0;
 let failed = 0;
 
 // ---------------------------------------------------------------- the Rust binary
-function rustBinary() {
-  if (process.env.INTEROP_KAFKA_BIN) return process.env.INTEROP_KAFKA_BIN;
-  console.log("---- cargo build --quiet --all-features --example interop_kafka");
-  execFileSync("cargo", ["build", "--quiet", "--all-features", "--example", "interop_kafka"], {
-    cwd: ROOT,
-    stdio: "inherit",
-  });
-  let targetDir = process.env.CARGO_TARGET_DIR;
-  if (!targetDir) {
-    const meta = execFileSync("cargo", ["metadata", "--format-version", "1", "--no-deps"], {
-      cwd: ROOT,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    targetDir = JSON.parse(meta.toString()).target_directory;
-  }
-  return path.resolve(ROOT, targetDir, "debug", "examples", "interop_kafka");
-}
-
-let BIN;
-try {
-  BIN = rustBinary();
-} catch (err) {
-  console.log(`FAIL cannot build the Rust side: ${err?.message ?? err}`);
-  console.log("kafka interop: 0 passed, 1 failed");
-  process.exit(1);
-}
+const BIN = rustExample("interop_kafka", "INTEROP_KAFKA_BIN", "kafka interop");
 
 // Runs one Rust operation and returns its JSON result.
 function rust(op, opts) {

@@ -18,12 +18,11 @@
 // interop_qstash` unless INTEROP_QSTASH_BIN names a prebuilt binary.
 
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash, createHmac, randomUUID } from "node:crypto";
 import http from "node:http";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Client, Receiver } from "@upstash/qstash";
+import { rustExample } from "./rust_side.mjs";
 
 const env = process.env;
 for (const name of ["QSTASH_URL", "QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY"]) {
@@ -35,7 +34,6 @@ for (const name of ["QSTASH_URL", "QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", 
 // The receiver below must use the keys given, not dev mode.
 delete env.QSTASH_DEV;
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const run = randomUUID().slice(0, 8);
 const WAIT_MS = 60_000;
 
@@ -43,32 +41,7 @@ let passed = 0;
 let failed = 0;
 
 // ---------------------------------------------------------------- the Rust binary
-function rustBinary() {
-  if (env.INTEROP_QSTASH_BIN) return env.INTEROP_QSTASH_BIN;
-  console.log("---- cargo build --quiet --all-features --example interop_qstash");
-  execFileSync("cargo", ["build", "--quiet", "--all-features", "--example", "interop_qstash"], {
-    cwd: ROOT,
-    stdio: "inherit",
-  });
-  let targetDir = env.CARGO_TARGET_DIR;
-  if (!targetDir) {
-    const meta = execFileSync("cargo", ["metadata", "--format-version", "1", "--no-deps"], {
-      cwd: ROOT,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    targetDir = JSON.parse(meta.toString()).target_directory;
-  }
-  return path.resolve(ROOT, targetDir, "debug", "examples", "interop_qstash");
-}
-
-let BIN;
-try {
-  BIN = rustBinary();
-} catch (err) {
-  console.log(`FAIL cannot build the Rust side: ${err?.message ?? err}`);
-  console.log("qstash interop: 0 passed, 1 failed");
-  process.exit(1);
-}
+const BIN = rustExample("interop_qstash", "INTEROP_QSTASH_BIN", "qstash interop");
 
 function rust(args) {
   const out = spawnSync(BIN, args, { encoding: "utf8", env });

@@ -16,12 +16,11 @@
 // directly. INTEROP_RATELIMIT_BIN names a prebuilt binary instead (then nothing is built).
 
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Ratelimit } from "@upstash/ratelimit";
 import { Redis } from "@upstash/redis";
+import { rustExample } from "./rust_side.mjs";
 
 const url = process.env.UPSTASH_REDIS_REST_URL;
 const token = process.env.UPSTASH_REDIS_REST_TOKEN;
@@ -30,7 +29,6 @@ if (!url || !token) {
   process.exit(2);
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const PREFIX = "@upstash/ratelimit";
 const LIMIT = 5;
 const WINDOW = "1 h";
@@ -41,32 +39,7 @@ let passed = 0;
 let failed = 0;
 
 // ---------------------------------------------------------------- the Rust binary
-function rustBinary() {
-  if (process.env.INTEROP_RATELIMIT_BIN) return process.env.INTEROP_RATELIMIT_BIN;
-  console.log("---- cargo build --quiet --all-features --example interop_ratelimit");
-  execFileSync("cargo", ["build", "--quiet", "--all-features", "--example", "interop_ratelimit"], {
-    cwd: ROOT,
-    stdio: "inherit",
-  });
-  let targetDir = process.env.CARGO_TARGET_DIR;
-  if (!targetDir) {
-    const meta = execFileSync("cargo", ["metadata", "--format-version", "1", "--no-deps"], {
-      cwd: ROOT,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    targetDir = JSON.parse(meta.toString()).target_directory;
-  }
-  return path.resolve(ROOT, targetDir, "debug", "examples", "interop_ratelimit");
-}
-
-let BIN;
-try {
-  BIN = rustBinary();
-} catch (err) {
-  console.log(`FAIL cannot build the Rust side: ${err?.message ?? err}`);
-  console.log("ratelimit interop: 0 passed, 1 failed");
-  process.exit(1);
-}
+const BIN = rustExample("interop_ratelimit", "INTEROP_RATELIMIT_BIN", "ratelimit interop");
 
 // Runs the Rust example and returns its JSON lines.
 function rust(algo, id, { calls, rate = 1, getRemaining = false }) {

@@ -16,11 +16,10 @@
 // directly. INTEROP_VECTOR_BIN names a prebuilt binary instead (then nothing is built).
 
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Index } from "@upstash/vector";
+import { rustExample } from "./rust_side.mjs";
 
 const url = process.env.UPSTASH_VECTOR_REST_URL;
 const token = process.env.UPSTASH_VECTOR_REST_TOKEN;
@@ -29,7 +28,6 @@ if (!url || !token) {
   process.exit(2);
 }
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const run = randomUUID().slice(0, 8);
 const NS_JS = `interop-${run}-js`;
 const NS_RUST = `interop-${run}-rust`;
@@ -39,32 +37,7 @@ let passed = 0;
 let failed = 0;
 
 // ---------------------------------------------------------------- the Rust binary
-function rustBinary() {
-  if (process.env.INTEROP_VECTOR_BIN) return process.env.INTEROP_VECTOR_BIN;
-  console.log("---- cargo build --quiet --all-features --example interop_vector");
-  execFileSync("cargo", ["build", "--quiet", "--all-features", "--example", "interop_vector"], {
-    cwd: ROOT,
-    stdio: "inherit",
-  });
-  let targetDir = process.env.CARGO_TARGET_DIR;
-  if (!targetDir) {
-    const meta = execFileSync("cargo", ["metadata", "--format-version", "1", "--no-deps"], {
-      cwd: ROOT,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    targetDir = JSON.parse(meta.toString()).target_directory;
-  }
-  return path.resolve(ROOT, targetDir, "debug", "examples", "interop_vector");
-}
-
-let BIN;
-try {
-  BIN = rustBinary();
-} catch (err) {
-  console.log(`FAIL cannot build the Rust side: ${err?.message ?? err}`);
-  console.log("vector interop: 0 passed, 1 failed");
-  process.exit(1);
-}
+const BIN = rustExample("interop_vector", "INTEROP_VECTOR_BIN", "vector interop");
 
 // Runs one operation of the Rust example and returns its JSON output.
 function rust(...args) {
