@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::broker::{Broker, InstanceOpts, NewMessage, OffsetSpec, Reset, MAX_RECORDS};
+use super::broker::{Broker, InstanceOpts, Metadata, NewMessage, OffsetSpec, Reset, MAX_RECORDS};
 use super::config::{KafkaTopicConfig, DEFAULT_MAX_MESSAGE_SIZE};
 use super::storage::Header;
 use super::{KafkaErr, KafkaState};
@@ -42,6 +42,13 @@ fn json_resp(status: u16, body: Vec<u8>) -> Response {
 fn error_resp(e: &KafkaErr) -> Response {
     let body = serde_json::json!({"error": e.msg, "status": e.status});
     json_resp(e.status, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// Appends messages and wakes the long-polls waiting for them.
+fn produce(st: &KafkaState, msgs: Vec<NewMessage>) -> Res<Vec<Metadata>> {
+    let md = st.broker()?.produce(msgs)?;
+    st.changed.notify_waiters();
+    Ok(md)
 }
 
 fn to_json<T: Serialize>(v: &T) -> Res<Vec<u8>> {
@@ -152,9 +159,7 @@ async fn route(st: &Arc<KafkaState>, req: Request) -> Res<Vec<u8>> {
                 value,
                 headers: Vec::new(),
             };
-            let mut md = st.broker()?.produce(vec![msg])?;
-            st.changed.notify_waiters();
-            let one = md
+            let one = produce(st, vec![msg])?
                 .pop()
                 .ok_or_else(|| KafkaErr::new(500, "nothing produced"))?;
             to_json(&one)
@@ -169,9 +174,7 @@ async fn route(st: &Arc<KafkaState>, req: Request) -> Res<Vec<u8>> {
             if msgs.is_empty() {
                 return to_json(&Vec::<()>::new());
             }
-            let md = st.broker()?.produce(msgs)?;
-            st.changed.notify_waiters();
-            to_json(&md)
+            to_json(&produce(st, msgs)?)
         }
         ["webhook"] if get_or_post => {
             let topic = query_get(&query, "topic")
@@ -184,9 +187,7 @@ async fn route(st: &Arc<KafkaState>, req: Request) -> Res<Vec<u8>> {
                 value: String::from_utf8_lossy(&body).into_owned(),
                 headers: webhook_headers(&parts.headers),
             };
-            let mut md = st.broker()?.produce(vec![msg])?;
-            st.changed.notify_waiters();
-            let one = md
+            let one = produce(st, vec![msg])?
                 .pop()
                 .ok_or_else(|| KafkaErr::new(500, "nothing produced"))?;
             to_json(&one)
