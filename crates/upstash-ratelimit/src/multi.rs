@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use crate::algorithm::Algorithm;
 use crate::cache::EphemeralCache;
 use crate::clock::{Clock, SystemClock};
-use crate::ratelimit::{analytics_member, window_key, TimeoutPolicy, DEFAULT_PREFIX};
+use crate::ratelimit::{analytics_event, window_key, TimeoutPolicy, DEFAULT_PREFIX};
 use crate::response::{Pending, Reason, Remaining, Response};
 use crate::scripts;
 use crate::store::{Reply, Store};
@@ -234,14 +234,8 @@ impl MultiRegionRatelimit {
         let Some(store) = inner.stores.first().filter(|_| inner.analytics) else {
             return;
         };
-        let member = analytics_member(id, if res.success { "true" } else { "false" }, &[]);
-        let hour = now.div_euclid(3_600_000) * 3_600_000;
-        let cmd = vec![
-            "ZINCRBY".to_owned(),
-            format!("{}:events:{hour}", inner.prefix),
-            "1".to_owned(),
-            member,
-        ];
+        let success = if res.success { "true" } else { "false" };
+        let cmd = analytics_event(&inner.prefix, id, success, &[], now);
         let store = Arc::clone(store);
         res.pending.spawn(async move {
             if let Err(e) = store.command(cmd).await {

@@ -559,12 +559,9 @@ impl Ratelimit {
             (Some(Reason::DenyList), Some(v)) => (v.as_str(), "\"denied\""),
             _ => (id, if res.success { "true" } else { "false" }),
         };
-        let member = analytics_member(identifier, success, &options.geo);
-        let hour = now.div_euclid(3_600_000) * 3_600_000;
-        let key = format!("{}:events:{hour}", self.inner.prefix);
+        let cmd = analytics_event(&self.inner.prefix, identifier, success, &options.geo, now);
         let store = Arc::clone(&self.inner.store);
         res.pending.spawn(async move {
-            let cmd = vec!["ZINCRBY".to_owned(), key, "1".to_owned(), member];
             if let Err(e) = store.command(cmd).await {
                 tracing::warn!(error = %e, "ratelimit: analytics write failed");
             }
@@ -780,6 +777,24 @@ fn members<'a>(id: &'a str, o: &'a LimitOptions) -> impl Iterator<Item = &'a str
     .into_iter()
     .flatten()
     .filter(|v| !v.is_empty())
+}
+
+/// The `ZINCRBY` that records one analytics event: the hour's ZSET under `prefix`, the
+/// member [`analytics_member`] builds (what `@upstash/core-analytics` writes).
+pub(crate) fn analytics_event(
+    prefix: &str,
+    identifier: &str,
+    success_json: &str,
+    geo: &[(String, String)],
+    now: i64,
+) -> Vec<String> {
+    let hour = now.div_euclid(3_600_000) * 3_600_000;
+    vec![
+        "ZINCRBY".to_owned(),
+        format!("{prefix}:events:{hour}"),
+        "1".to_owned(),
+        analytics_member(identifier, success_json, geo),
+    ]
 }
 
 /// The analytics member, byte-identical to `@upstash/core-analytics`: compact JSON,
