@@ -1,6 +1,6 @@
 //! An in-process store that runs the scripts natively, for tests and benchmarks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex};
@@ -560,14 +560,16 @@ impl Db<'_> {
             }
             ScriptKind::IpListRefresh | ScriptKind::IpListDisable => {
                 let (all, list, status) = (key(keys, 0)?, key(keys, 1)?, key(keys, 2)?);
-                // Previous automatic addresses leave `all`.
-                let old = self.set_members(list)?;
+                // Previous automatic addresses leave `all` (sets as hash sets: a feed holds
+                // thousands of addresses).
+                let old: HashSet<String> = self.set_members(list)?.into_iter().collect();
                 let mut manual = self.set_members(all)?;
                 manual.retain(|m| !old.contains(m));
+                let manual_set: HashSet<&String> = manual.iter().collect();
                 let (fresh, ttl) = if kind == ScriptKind::IpListRefresh {
                     let mut fresh: Vec<String> = (1..args.len())
                         .map(|i| args.text(i))
-                        .filter(|ip| !manual.contains(ip))
+                        .filter(|ip| !manual_set.contains(ip))
                         .collect();
                     fresh.sort();
                     fresh.dedup();
@@ -575,10 +577,11 @@ impl Db<'_> {
                 } else {
                     (Vec::new(), None)
                 };
+                let count = fresh.len();
                 let mut union = manual;
                 union.extend(fresh.iter().cloned());
                 self.put_set(all, union);
-                self.put_set(list, fresh.clone());
+                self.put_set(list, fresh);
                 let (value, expires_at) = match ttl {
                     Some(ms) => ("valid", Some(self.now + ms)),
                     None => ("disabled", None),
@@ -590,7 +593,7 @@ impl Db<'_> {
                         expires_at,
                     },
                 );
-                Ok(Reply::Int(fresh.len() as i64))
+                Ok(Reply::Int(count as i64))
             }
             ScriptKind::MultiRule => self.multi_rule(keys, args),
         }
