@@ -77,14 +77,7 @@ impl Producer {
         for r in &records {
             check_record(r)?;
         }
-        let req = json_request(path(&["produce"]), &records)?;
-        let written = self
-            .kafka
-            .call::<OneOrMany<Metadata>>(req)
-            .await?
-            .into_vec();
-        check_count(records.len(), written.len())?;
-        Ok(written)
+        self.post_records(path(&["produce"]), &records).await
     }
 
     /// Produces records to one `topic` (`POST /produce/{topic}`); the records' own topics are
@@ -105,7 +98,12 @@ impl Producer {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        let req = json_request(path(&["produce", topic]), &records)?;
+        self.post_records(path(&["produce", topic]), &records).await
+    }
+
+    /// Sends an array of records to `path`; the server must report one placement each.
+    async fn post_records(&self, path: String, records: &[Record]) -> Result<Vec<Metadata>> {
+        let req = json_request(path, &records)?;
         let written = self
             .kafka
             .call::<OneOrMany<Metadata>>(req)
