@@ -387,6 +387,11 @@ async fn run(args: Args) -> Result<String, BoxError> {
         per_decision,
         args.auto_pipeline,
     )?;
+    if let Some(limiter) = &workload.limiter {
+        // Decisions the server made inside batch script runs (the rest ran alone).
+        line.pop();
+        write!(line, ",\"batched\":{}}}", limiter.metrics().batched)?;
+    }
     if let Some(stack) = local {
         stack.shutdown().await;
     }

@@ -218,6 +218,14 @@ async fn thousand_concurrent_calls_admit_exactly_the_limit() {
     common::thousand_concurrent_calls_admit_exactly_100(redis, &testing::prefix("rl-conc")).await;
 }
 
+#[tokio::test]
+async fn batches_decide_like_single_runs_over_rest() {
+    let stack = testing::shared();
+    common::batches_decide_like_single_runs(client(stack), &testing::prefix("rl-batch")).await;
+    let plain = RestStore::new(client(stack), false);
+    common::batches_decide_like_single_runs(plain, &testing::prefix("rl-batch-plain")).await;
+}
+
 /// One HTTP request per decision at concurrency 1; a blocked id cached locally makes none.
 #[tokio::test]
 async fn requests_per_decision_and_cache_blocks_make_no_calls() {

@@ -53,6 +53,12 @@ async fn scripts_agree_with_reference_arithmetic_over_resp() {
 }
 
 #[tokio::test]
+async fn batches_decide_like_single_runs_over_resp() {
+    let store = resp(testing::shared()).await;
+    common::batches_decide_like_single_runs(store, &testing::prefix("rl-resp-batch")).await;
+}
+
+#[tokio::test]
 async fn hash_tagged_keys_share_a_slot() {
     let stack = testing::shared();
     let store = resp(stack).await;

@@ -2,7 +2,8 @@
 //! backend is held to the very same steps. Included with `#[path]` by the test files.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use upstash_ratelimit::{Algorithm, LimitOptions, ManualClock, Ratelimit, Store};
+use upstash_ratelimit::scripts::{self, LuaScript, ScriptKind};
+use upstash_ratelimit::{Algorithm, Call, LimitOptions, ManualClock, Ratelimit, Reply, Store};
 
 /// Midnight UTC two days ago: a multiple of every window the scenarios use, in the near past
 /// (keys get real TTLs, and nothing expires by the server's clock during a test).
@@ -93,5 +94,136 @@ pub async fn thousand_concurrent_calls_admit_exactly_100(
             admitted += usize::from(t.await.unwrap());
         }
         assert_eq!(admitted, 100, "{algo:?}");
+        if store.batches() {
+            // The calls that queued behind busy requests were decided in batch script runs.
+            assert!(
+                rl.metrics().batched > 0,
+                "{algo:?}: no decision was batched"
+            );
+        }
+    }
+}
+
+fn script(kind: ScriptKind) -> &'static LuaScript {
+    scripts::all()
+        .into_iter()
+        .find(|s| s.kind() == kind)
+        .unwrap()
+}
+
+/// What a call answered, errors only as "failed" (their texts differ by path).
+fn outcome(r: &upstash_ratelimit::Result<Reply>) -> Result<Reply, &'static str> {
+    match r {
+        Ok(reply) => Ok(reply.clone()),
+        Err(_) => Err("failed"),
+    }
+}
+
+/// The calls of one batch for `script` under key prefix `p`: several identifiers, one of them
+/// called past its limit, refunds and zero rates, calls on both sides of a window boundary
+/// (a later call's previous window is an earlier call's current one), and one identifier whose
+/// key holds the wrong type (its calls fail, the others must not). `dynamic` adds the limit override
+/// key, set to 3 by the caller.
+fn batch_calls(kind: ScriptKind, p: &str, t0: i64, dynamic: bool) -> Vec<Call> {
+    let w = 10_000;
+    let steps: &[(&str, i64, i64)] = &[
+        ("a", 100, 1),
+        ("b", 200, 2),
+        ("a", 300, 1),
+        ("a", 400, 1),
+        ("a", 500, 1),
+        ("a", 600, 1),
+        ("a", 700, 1),
+        ("bad", 750, 1),
+        ("a", 800, -2),
+        ("a", 900, 1),
+        ("b", 1_000, 0),
+        ("a", 9_999, 1),
+        ("a", 10_001, 1),
+        ("a", 14_000, 2),
+        ("c", 15_000, 1),
+        ("b", 19_999, 5),
+        ("a", 25_000, 1),
+    ];
+    steps
+        .iter()
+        .map(|&(id, dt, rate)| {
+            let now = t0 + dt;
+            let bucket = now.div_euclid(w);
+            let (mut keys, args) = match kind {
+                ScriptKind::FixedLimit => (vec![format!("{p}:{id}:{bucket}")], vec![5, w, rate]),
+                ScriptKind::SlidingLimit => (
+                    vec![
+                        format!("{p}:{id}:{bucket}"),
+                        format!("{p}:{id}:{}", bucket - 1),
+                    ],
+                    vec![5, now, w, rate],
+                ),
+                _ => (vec![format!("{p}:{id}")], vec![5, w, 2, now, rate]),
+            };
+            if dynamic {
+                keys.push(format!("{p}:dynamic:global"));
+            }
+            Call { keys, args }
+        })
+        .collect()
+}
+
+/// A batch script run decides exactly as the same calls run one by one: fixed window, sliding
+/// window and token bucket, with and without a dynamic limit, including a call that fails.
+pub async fn batches_decide_like_single_runs(store: impl Store, prefix: &str) {
+    let t0 = scenario_start();
+    for kind in [
+        ScriptKind::FixedLimit,
+        ScriptKind::SlidingLimit,
+        ScriptKind::TokenLimit,
+    ] {
+        for dynamic in [false, true] {
+            let mut answers = Vec::new();
+            for batched in [false, true] {
+                let p = format!("{prefix}:{kind:?}:{dynamic}:{batched}");
+                if dynamic {
+                    store
+                        .command(vec![
+                            "SET".into(),
+                            format!("{p}:dynamic:global"),
+                            "3".into(),
+                        ])
+                        .await
+                        .unwrap();
+                }
+                for key in batch_calls(kind, &p, t0, false)
+                    .into_iter()
+                    .flat_map(|c| c.keys)
+                    .filter(|k| k.contains(":bad"))
+                {
+                    // The wrong type for the script: a hash for counters, a string for buckets.
+                    let cmd = if kind == ScriptKind::TokenLimit {
+                        vec!["SET".into(), key, "x".into()]
+                    } else {
+                        vec!["HSET".into(), key, "f".into(), "1".into()]
+                    };
+                    store.command(cmd).await.unwrap();
+                }
+                let calls = batch_calls(kind, &p, t0, dynamic);
+                let results = if batched {
+                    store.eval_batch(script(kind), calls).await.unwrap()
+                } else {
+                    let mut out = Vec::new();
+                    for c in calls {
+                        out.push(store.eval_ints(script(kind), c.keys, &c.args).await);
+                    }
+                    out
+                };
+                answers.push(results.iter().map(outcome).collect::<Vec<_>>());
+            }
+            assert_eq!(answers[0].len(), 17);
+            assert_eq!(answers[1], answers[0], "{kind:?} dynamic={dynamic}");
+            assert!(
+                answers[1].iter().any(Result::is_err),
+                "{kind:?}: the bad call fails"
+            );
+            assert!(answers[1].iter().filter(|r| r.is_ok()).count() >= 15);
+        }
     }
 }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+pub mod coalesce;
 pub mod env;
 mod error;
 mod options;

@@ -26,6 +26,10 @@ pub enum Error {
     /// it as an error.
     #[error("rate-limit decision timed out")]
     Timeout,
+    /// The request carrying a batch of decisions failed as a whole; every decision of the
+    /// batch reports this shared cause (displayed as the cause itself).
+    #[error(transparent)]
+    Batch(std::sync::Arc<Error>),
     /// The feature needs an option that is off (`dynamic_limits`, for example).
     #[error("{0}")]
     Disabled(&'static str),

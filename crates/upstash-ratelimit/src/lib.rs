@@ -32,6 +32,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod algorithm;
+mod batch;
 mod cache;
 mod clock;
 mod duration;
@@ -68,7 +69,7 @@ pub use resp::RespStore;
 pub use response::{Pending, Reason, Remaining, Response};
 pub use rest::RestStore;
 pub use rules::{MultiDecision, MultiLimit, Rule, RuleKind, RuleOutcome, RuleSet};
-pub use store::{Reply, Store};
+pub use store::{Call, Reply, Store};
 
 /// The `redis` crate this backend is built on (feature `resp`), so connections match its
 /// version.

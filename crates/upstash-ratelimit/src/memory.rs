@@ -197,6 +197,15 @@ impl ArgList<'_> {
             Self::Int(a) => a.len(),
         }
     }
+
+    /// The arguments in `range` (clamped to those present).
+    fn slice(self, range: std::ops::Range<usize>) -> Self {
+        let clamp = |len: usize| range.start.min(len)..range.end.min(len);
+        match self {
+            Self::Text(a) => Self::Text(&a[clamp(a.len())]),
+            Self::Int(a) => Self::Int(&a[clamp(a.len())]),
+        }
+    }
 }
 
 fn num(args: &[String], i: usize) -> Result<f64> {
@@ -596,7 +605,37 @@ impl Db<'_> {
                 Ok(Reply::Int(count as i64))
             }
             ScriptKind::MultiRule => self.multi_rule(keys, args),
+            ScriptKind::FixedLimitBatch
+            | ScriptKind::SlidingLimitBatch
+            | ScriptKind::TokenLimitBatch => self.batch(kind, keys, args),
         }
+    }
+
+    /// A batch script: the single script once per call, in order; a failing call answers its
+    /// error text, as the Lua wrapper does.
+    fn batch(&mut self, kind: ScriptKind, keys: &[String], args: ArgList<'_>) -> Result<Reply> {
+        let single = kind
+            .batch_of()
+            .ok_or_else(|| Error::Store("not a batch script".into()))?;
+        let per_keys = args.num(0)? as usize;
+        let per_args = args.num(1)? as usize;
+        if per_args == 0 {
+            return Err(Error::Store("batch without arguments".into()));
+        }
+        let calls = args.len().saturating_sub(2) / per_args;
+        let mut out = Vec::with_capacity(calls);
+        for i in 0..calls {
+            let call_keys = keys
+                .get(i * per_keys..(i + 1) * per_keys)
+                .ok_or_else(|| Error::Store("batch with too few keys".into()))?;
+            let start = 2 + i * per_args;
+            let call_args = args.slice(start..start + per_args);
+            out.push(match self.script(single, call_keys, call_args) {
+                Ok(reply) => reply,
+                Err(e) => Reply::Bytes(e.to_string().into_bytes()),
+            });
+        }
+        Ok(Reply::Array(out))
     }
 
     fn bucket(&mut self, k: &str, now: f64, limit: f64) -> Result<(f64, f64)> {
@@ -919,5 +958,56 @@ impl Store for MemoryStore {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let out = commands.iter().map(|c| self.run_command(c)).collect();
         Box::pin(std::future::ready(Ok(out)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scripts::{FIXED, FIXED_BATCH, SLIDING, SLIDING_BATCH, TOKEN, TOKEN_BATCH};
+    use futures_util::FutureExt;
+
+    /// The batch scripts, run natively, answer what the single scripts answer call by call
+    /// (the Lua versions are held to the same in the end-to-end suites).
+    #[test]
+    fn batch_scripts_match_single_runs() {
+        let cases: [(&'static LuaScript, &'static LuaScript, Vec<i64>); 3] = [
+            (&FIXED, &FIXED_BATCH, vec![3, 10_000]),
+            (&SLIDING, &SLIDING_BATCH, vec![3, 5_000, 10_000]),
+            (&TOKEN, &TOKEN_BATCH, vec![3, 10_000, 1, 5_000]),
+        ];
+        for (single, batch, head) in cases {
+            let rates = [1, 2, 1, -1, 0, 1, 1];
+            let keys_of = |p: &str| -> Vec<String> {
+                let n = if single.kind() == ScriptKind::SlidingLimit { 2 } else { 1 };
+                (0..n).map(|j| format!("{p}:k{j}")).collect()
+            };
+            let one_by_one = MemoryStore::new();
+            let expected: Vec<Reply> = rates
+                .iter()
+                .map(|&rate| {
+                    let mut args = head.clone();
+                    args.push(rate);
+                    one_by_one
+                        .eval_ints(single, keys_of("p"), &args)
+                        .now_or_never()
+                        .and_then(Result::ok)
+                        .unwrap_or(Reply::Nil)
+                })
+                .collect();
+            let per_keys = keys_of("p").len() as i64;
+            let mut args = vec![per_keys, head.len() as i64 + 1];
+            let mut keys = Vec::new();
+            for &rate in &rates {
+                args.extend(&head);
+                args.push(rate);
+                keys.extend(keys_of("p"));
+            }
+            let got = MemoryStore::new()
+                .eval_ints(batch, keys, &args)
+                .now_or_never()
+                .and_then(Result::ok);
+            assert_eq!(got, Some(Reply::Array(expected)), "{:?}", single.kind());
+        }
     }
 }

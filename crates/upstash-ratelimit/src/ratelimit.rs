@@ -10,6 +10,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use crate::algorithm::Algorithm;
+use crate::batch::{eval_decision, Batcher};
 use crate::cache::EphemeralCache;
 use crate::clock::{Clock, SystemClock};
 use crate::ip_list::IpDenyList;
@@ -96,6 +97,7 @@ pub struct Metrics {
     deny_blocks: AtomicU64,
     timeouts: AtomicU64,
     errors: AtomicU64,
+    batched: AtomicU64,
 }
 
 /// A copy of [`Metrics`].
@@ -116,6 +118,9 @@ pub struct MetricsSnapshot {
     pub timeouts: u64,
     /// Decisions made by the error policy, or errors returned.
     pub errors: u64,
+    /// Decisions the store made in a batch (several in one script run; see
+    /// [`RatelimitBuilder::batching`]).
+    pub batched: u64,
 }
 
 impl Metrics {
@@ -130,7 +135,13 @@ impl Metrics {
             deny_blocks: r(&self.deny_blocks),
             timeouts: r(&self.timeouts),
             errors: r(&self.errors),
+            batched: r(&self.batched),
         }
+    }
+
+    /// Counts the decisions of a batch sent to the store.
+    pub(crate) fn batched(&self, n: usize) {
+        self.batched.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     fn count(&self, res: &Response) {
@@ -181,6 +192,8 @@ pub(crate) struct Inner {
     pub(crate) dynamic: bool,
     pub(crate) keys: KeyStyle,
     pub(crate) metrics: Metrics,
+    /// Queue of decisions sharing script runs (see [`RatelimitBuilder::batching`]).
+    pub(crate) batcher: Option<Batcher>,
 }
 
 /// A rate limiter: one algorithm, one store, one key prefix.
@@ -231,6 +244,7 @@ pub struct RatelimitBuilder {
     ip_list: Option<IpDenyList>,
     dynamic: bool,
     keys: KeyStyle,
+    batching: bool,
 }
 
 impl fmt::Debug for RatelimitBuilder {
@@ -326,6 +340,18 @@ impl RatelimitBuilder {
         self
     }
 
+    /// Lets decisions made while the store is busy share one script run (default on). A lone
+    /// call still goes out at once as a single script, so this adds no latency; under load the
+    /// decisions queued behind a busy request leave together, decided in order inside one
+    /// script run with the same keys and arithmetic, so every answer equals a single run's and
+    /// the keys stay shared with `@upstash/ratelimit`. Applies to the fixed window, sliding
+    /// window and token bucket on stores that batch ([`Store::batches`]: Upstash REST and
+    /// RESP); never with hash-tagged keys, whose identifiers live in different cluster slots.
+    pub fn batching(mut self, on: bool) -> Self {
+        self.batching = on;
+        self
+    }
+
     /// Builds the limiter.
     pub fn build(self) -> Result<Ratelimit> {
         if matches!(self.algorithm, Algorithm::CachedFixedWindow { .. }) && self.cache.is_none() {
@@ -338,8 +364,13 @@ impl RatelimitBuilder {
                 "dynamic limits cannot be used with hash-tagged keys".into(),
             ));
         }
+        let batching = self.batching
+            && self.keys == KeyStyle::Js
+            && self.store.batches()
+            && !matches!(self.algorithm, Algorithm::CachedFixedWindow { .. });
         Ok(Ratelimit {
             inner: Arc::new(Inner {
+                batcher: batching.then(Batcher::new),
                 store: self.store,
                 algorithm: self.algorithm,
                 prefix: self.prefix,
@@ -396,6 +427,7 @@ impl Ratelimit {
             ip_list: None,
             dynamic: false,
             keys: KeyStyle::Js,
+            batching: true,
         }
     }
 
@@ -956,8 +988,7 @@ async fn run_algorithm(inner: &Arc<Inner>, base: &str, rate: i64, now: i64) -> R
             let bucket = now.div_euclid(w);
             let mut keys = vec![window_key(base, bucket)];
             inner.push_dynamic(&mut keys);
-            let r = store
-                .eval_ints(&scripts::FIXED, keys, &[tokens, w, rate])
+            let r = eval_decision(inner, &scripts::FIXED, keys, &[tokens, w, rate])
                 .await?
                 .into_array()?;
             let (used, limit) = (int_at(&r, 0)?, int_at(&r, 1)?);
@@ -970,8 +1001,7 @@ async fn run_algorithm(inner: &Arc<Inner>, base: &str, rate: i64, now: i64) -> R
             let bucket = now.div_euclid(w);
             let mut keys = vec![window_key(base, bucket), window_key(base, bucket - 1)];
             inner.push_dynamic(&mut keys);
-            let r = store
-                .eval_ints(&scripts::SLIDING, keys, &[tokens, now, w, rate])
+            let r = eval_decision(inner, &scripts::SLIDING, keys, &[tokens, now, w, rate])
                 .await?
                 .into_array()?;
             let (left, limit) = (int_at(&r, 0)?, int_at(&r, 1)?);
@@ -986,8 +1016,7 @@ async fn run_algorithm(inner: &Arc<Inner>, base: &str, rate: i64, now: i64) -> R
             let mut keys = vec![base.to_owned()];
             inner.push_dynamic(&mut keys);
             let args = [max_tokens, interval.ms(), refill_rate, now, rate];
-            let r = store
-                .eval_ints(&scripts::TOKEN, keys, &args)
+            let r = eval_decision(inner, &scripts::TOKEN, keys, &args)
                 .await?
                 .into_array()?;
             let (left, reset, limit) = (int_at(&r, 0)?, int_at(&r, 1)?, int_at(&r, 2)?);

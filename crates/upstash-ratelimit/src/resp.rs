@@ -6,7 +6,7 @@ use futures_util::future::BoxFuture;
 use redis::aio::ConnectionLike;
 
 use crate::scripts::LuaScript;
-use crate::store::{Reply, Store};
+use crate::store::{self, Call, Reply, Store};
 use crate::{Error, Result};
 
 /// A [`Store`] over a `redis` crate async connection: a
@@ -180,6 +180,29 @@ where
             })
             .await
         })
+    }
+
+    fn batches(&self) -> bool {
+        true
+    }
+
+    fn eval_batch<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        calls: Vec<Call>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
+        Box::pin(store::run_batch(
+            script,
+            calls,
+            move |batch, keys, args| async move {
+                self.run_script(batch, &keys, |cmd| {
+                    for a in &args {
+                        cmd.arg(*a);
+                    }
+                })
+                .await
+            },
+        ))
     }
 
     fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {

@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 use upstash_redis::{Command, Redis, Script, Value};
 
 use crate::scripts::{self, LuaScript, ScriptKind};
-use crate::store::{Reply, Store};
+use crate::store::{self, Call, Reply, Store};
 use crate::Result;
 
 /// The REST scripts, flagged and plain, built once.
@@ -124,6 +124,22 @@ async fn eval_auto<A: upstash_redis::ToArgs + ?Sized>(
 }
 
 impl Store for Redis {
+    fn batches(&self) -> bool {
+        true
+    }
+
+    fn eval_batch<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        calls: Vec<Call>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
+        Box::pin(store::run_batch(
+            script,
+            calls,
+            move |batch, keys, args| async move { eval_auto(self, batch, &keys, &args).await },
+        ))
+    }
+
     fn eval<'a>(
         &'a self,
         script: &'static LuaScript,
@@ -175,6 +191,24 @@ impl Store for Redis {
 }
 
 impl Store for RestStore {
+    fn batches(&self) -> bool {
+        true
+    }
+
+    fn eval_batch<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        calls: Vec<Call>,
+    ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
+        Box::pin(store::run_batch(
+            script,
+            calls,
+            move |batch, keys, args| async move {
+                eval_rest(&self.redis, batch, self.flagged, &keys, &args).await
+            },
+        ))
+    }
+
     fn eval<'a>(
         &'a self,
         script: &'static LuaScript,

@@ -52,6 +52,24 @@ pub enum ScriptKind {
     IpListDisable,
     /// Several rules checked together, all or nothing.
     MultiRule,
+    /// Fixed window: count several requests in one script run (see [`Store::eval_batch`](crate::Store::eval_batch)).
+    FixedLimitBatch,
+    /// Sliding window: count several requests in one script run (see [`Store::eval_batch`](crate::Store::eval_batch)).
+    SlidingLimitBatch,
+    /// Token bucket: take tokens for several requests in one script run (see [`Store::eval_batch`](crate::Store::eval_batch)).
+    TokenLimitBatch,
+}
+
+impl ScriptKind {
+    /// For a batch script, the single-call script it runs once per call.
+    pub fn batch_of(self) -> Option<ScriptKind> {
+        match self {
+            Self::FixedLimitBatch => Some(Self::FixedLimit),
+            Self::SlidingLimitBatch => Some(Self::SlidingLimit),
+            Self::TokenLimitBatch => Some(Self::TokenLimit),
+            _ => None,
+        }
+    }
 }
 
 /// One source text with its SHA-1.
@@ -408,6 +426,139 @@ out[count + 1] = admitted
 return out
 "#;
 
+// Batch scripts decide several calls in one run, in order, exactly as that many runs of the
+// single script would: the same keys, values and arithmetic, and nothing else runs in between.
+// KEYS holds the calls' keys one after another and ARGV is
+// [keysPerCall, argsPerCall, call 1's args.., call 2's args..], each call's keys and args laid
+// out as the single script takes them. The reply has one element per call: the single script's
+// reply, or the error text when one of that call's commands failed (the other calls still run,
+// so no caller loses a decision the server made).
+
+// Fixed window: one INCRBY per call; the dynamic limit is read once per run.
+const FIXED_LIMIT_BATCH: &str = r#"local perKeys = tonumber(ARGV[1])
+local perArgs = tonumber(ARGV[2])
+local overrides = {}
+local out = {}
+for i = 0, (#ARGV - 2) / perArgs - 1 do
+  local k, a = i * perKeys, 2 + i * perArgs
+  local limit = tonumber(ARGV[a + 1])
+  if perKeys > 1 then
+    local name = KEYS[k + 2]
+    if overrides[name] == nil then overrides[name] = redis.call('GET', name) end
+    if overrides[name] then limit = tonumber(overrides[name]) end
+  end
+  local by = tonumber(ARGV[a + 3])
+  local used = redis.pcall('INCRBY', KEYS[k + 1], by)
+  if type(used) == 'table' then
+    out[i + 1] = tostring(used.err)
+  else
+    if used == by then
+      redis.call('PEXPIRE', KEYS[k + 1], ARGV[a + 2])
+    end
+    out[i + 1] = {used, limit}
+  end
+end
+return out
+"#;
+
+// Sliding window: every counter (and dynamic limit) of the run in one MGET; a later call reads
+// the counts earlier calls of the run wrote, so duplicates and window neighbours stay exact.
+const SLIDING_LIMIT_BATCH: &str = r#"local perKeys = tonumber(ARGV[1])
+local perArgs = tonumber(ARGV[2])
+local stored = redis.call('MGET', unpack(KEYS))
+local written = {}
+local function count(j)
+  local n = written[KEYS[j]]
+  if n == nil then n = tonumber(stored[j] or '0') end
+  return n
+end
+local out = {}
+for i = 0, (#ARGV - 2) / perArgs - 1 do
+  local k, a = i * perKeys, 2 + i * perArgs
+  local limit = tonumber(ARGV[a + 1])
+  if perKeys > 2 and stored[k + 3] then limit = tonumber(stored[k + 3]) end
+  local now = tonumber(ARGV[a + 2])
+  local window = tonumber(ARGV[a + 3])
+  local by = tonumber(ARGV[a + 4])
+  local current, previous = count(k + 1), count(k + 2)
+  if current == nil or previous == nil or limit == nil then
+    out[i + 1] = 'ERR value is not an integer or out of range'
+  else
+    local elapsed = (now % window) / window
+    local carried = math.floor((1 - elapsed) * previous)
+    if by > 0 and carried + current >= limit then
+      out[i + 1] = {-1, limit}
+    else
+      local after = redis.pcall('INCRBY', KEYS[k + 1], by)
+      if type(after) == 'table' then
+        out[i + 1] = tostring(after.err)
+      else
+        written[KEYS[k + 1]] = after
+        if after == by then
+          redis.call('PEXPIRE', KEYS[k + 1], window * 2 + 1000)
+        end
+        out[i + 1] = {limit - (after + carried), limit}
+      end
+    end
+  end
+end
+return out
+"#;
+
+/// Token bucket: the single script itself, run once per call inside one run (a failing call's
+/// error is caught and answered as its text).
+fn token_limit_batch() -> String {
+    format!(
+        r#"local function decide(KEYS, ARGV)
+{TOKEN_LIMIT}end
+local perKeys = tonumber(ARGV[1])
+local perArgs = tonumber(ARGV[2])
+local out = {{}}
+for i = 0, (#ARGV - 2) / perArgs - 1 do
+  local keys, args = {{}}, {{}}
+  for j = 1, perKeys do keys[j] = KEYS[i * perKeys + j] end
+  for j = 1, perArgs do args[j] = ARGV[2 + i * perArgs + j] end
+  local ok, reply = pcall(decide, keys, args)
+  if not ok then
+    if type(reply) == 'table' then reply = reply.err end
+    reply = tostring(reply)
+  end
+  out[i + 1] = reply
+end
+return out
+"#
+    )
+}
+
+pub(crate) static FIXED_BATCH: LazyLock<LuaScript> =
+    LazyLock::new(|| LuaScript::new(ScriptKind::FixedLimitBatch, FIXED_LIMIT_BATCH, false, true));
+pub(crate) static SLIDING_BATCH: LazyLock<LuaScript> = LazyLock::new(|| {
+    LuaScript::new(
+        ScriptKind::SlidingLimitBatch,
+        SLIDING_LIMIT_BATCH,
+        false,
+        true,
+    )
+});
+pub(crate) static TOKEN_BATCH: LazyLock<LuaScript> = LazyLock::new(|| {
+    LuaScript::new(
+        ScriptKind::TokenLimitBatch,
+        &token_limit_batch(),
+        false,
+        true,
+    )
+});
+
+/// The script that runs `script` for several calls at once, when there is one.
+pub(crate) fn batched(script: &LuaScript) -> Option<&'static LuaScript> {
+    match script.kind() {
+        ScriptKind::FixedLimit => Some(&FIXED_BATCH),
+        ScriptKind::SlidingLimit => Some(&SLIDING_BATCH),
+        ScriptKind::TokenLimit => Some(&TOKEN_BATCH),
+        _ => None,
+    }
+}
+
 macro_rules! script {
     ($name:ident, $kind:ident, $body:ident, $ro:expr, $lockable:expr) => {
         pub(crate) static $name: LazyLock<LuaScript> =
@@ -451,7 +602,7 @@ script!(IP_DISABLE, IpListDisable, IP_LIST_DISABLE, false, false);
 script!(MULTI_RULE_SCRIPT, MultiRule, MULTI_RULE, false, true);
 
 /// Every script, for warming a script cache (`SCRIPT LOAD`) or auditing.
-pub fn all() -> [&'static LuaScript; 16] {
+pub fn all() -> [&'static LuaScript; 19] {
     [
         &FIXED,
         &FIXED_REM,
@@ -469,6 +620,9 @@ pub fn all() -> [&'static LuaScript; 16] {
         &IP_REFRESH,
         &IP_DISABLE,
         &MULTI_RULE_SCRIPT,
+        &FIXED_BATCH,
+        &SLIDING_BATCH,
+        &TOKEN_BATCH,
     ]
 }
 

@@ -6,107 +6,59 @@
 //! it (up to the batch limit). Under load, many commands therefore share one HTTP request,
 //! in the order they were issued, and each caller receives its own result or error.
 
-use std::sync::Mutex;
-
-use tokio::sync::oneshot;
+use upstash_core::coalesce::{CoalesceError, Coalescer, Flush, Waiter};
 
 use crate::{Command, Error, Redis, Result, Value};
 
-type Waiter = oneshot::Sender<Result<Value>>;
-
+/// The client's coalescer of commands into `/pipeline` requests.
 pub(crate) struct AutoPipeline {
-    state: Mutex<State>,
-    max_batch: usize,
-    max_in_flight: usize,
-}
-
-struct State {
-    queue: Vec<(Command, Waiter)>,
-    in_flight: usize,
-    /// Requests sent so far (exposed for tests and metrics).
-    requests: u64,
+    coalescer: Coalescer<Command, Result<Value>>,
 }
 
 impl AutoPipeline {
     pub(crate) fn new(max_batch: usize, max_in_flight: usize) -> Self {
         Self {
-            state: Mutex::new(State {
-                queue: Vec::new(),
-                in_flight: 0,
-                requests: 0,
-            }),
-            max_batch,
-            max_in_flight,
+            coalescer: Coalescer::new(max_batch, max_in_flight),
         }
     }
 
     /// Requests this auto-pipeline has sent.
     pub(crate) fn requests(&self) -> u64 {
-        self.state.lock().map(|s| s.requests).unwrap_or(0)
+        self.coalescer.requests()
     }
 
     pub(crate) async fn submit(&self, client: &Redis, command: Command) -> Result<Value> {
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| Error::Unavailable("auto-pipelining needs a Tokio runtime".into()))?;
-        let (tx, rx) = oneshot::channel();
-        let batch = {
-            let mut state = self
-                .state
-                .lock()
-                .map_err(|_| Error::Unavailable("auto-pipeline state poisoned".into()))?;
-            state.queue.push((command, tx));
-            if state.in_flight < self.max_in_flight {
-                state.in_flight += 1;
-                state.requests += 1;
-                Some(self.take_batch(&mut state))
-            } else {
-                None
-            }
-        };
-        if let Some(batch) = batch {
-            // The request runs on its own task, so a caller that stops waiting (a dropped
-            // future) cannot strand the other callers of its batch.
-            handle.spawn(run(client.clone(), batch));
-        }
-        rx.await
-            .map_err(|_| Error::Unavailable("auto-pipeline task ended without a result".into()))?
-    }
-
-    fn take_batch(&self, state: &mut State) -> Vec<(Command, Waiter)> {
-        if state.queue.len() <= self.max_batch {
-            std::mem::take(&mut state.queue)
-        } else {
-            state.queue.drain(..self.max_batch).collect()
-        }
-    }
-
-    /// After a request: the next batch to send on this slot, or `None` to free the slot.
-    fn next_batch(&self) -> Option<Vec<(Command, Waiter)>> {
-        let mut state = self.state.lock().ok()?;
-        if state.queue.is_empty() {
-            state.in_flight = state.in_flight.saturating_sub(1);
-            None
-        } else {
-            state.requests += 1;
-            Some(self.take_batch(&mut state))
+        match self
+            .coalescer
+            .submit(command, || AutoFlush(client.clone()))
+            .await
+        {
+            Ok(result) => result,
+            Err(CoalesceError::NoRuntime) => Err(Error::Unavailable(
+                "auto-pipelining needs a Tokio runtime".into(),
+            )),
+            Err(_) => Err(Error::Unavailable(
+                "auto-pipeline task ended without a result".into(),
+            )),
         }
     }
 }
 
-async fn run(client: Redis, mut batch: Vec<(Command, Waiter)>) {
-    loop {
-        deliver(&client, batch).await;
-        let Some(auto) = client.inner.auto.as_ref() else {
-            return;
-        };
-        match auto.next_batch() {
-            Some(next) => batch = next,
-            None => return,
-        }
+/// The client, as the task that sends its auto-pipeline's requests.
+#[derive(Clone)]
+struct AutoFlush(Redis);
+
+impl Flush<Command, Result<Value>> for AutoFlush {
+    async fn flush(&self, batch: Vec<(Command, Waiter<Result<Value>>)>) {
+        deliver(&self.0, batch).await;
+    }
+
+    fn coalescer(&self) -> Option<&Coalescer<Command, Result<Value>>> {
+        self.0.inner.auto.as_ref().map(|a| &a.coalescer)
     }
 }
 
-async fn deliver(client: &Redis, batch: Vec<(Command, Waiter)>) {
+async fn deliver(client: &Redis, batch: Vec<(Command, Waiter<Result<Value>>)>) {
     if batch.len() == 1 {
         // A batch of one goes out as a plain command: same single request, simpler reply.
         let mut batch = batch;
@@ -116,7 +68,7 @@ async fn deliver(client: &Redis, batch: Vec<(Command, Waiter)>) {
         }
         return;
     }
-    let (commands, waiters): (Vec<Command>, Vec<Waiter>) = batch.into_iter().unzip();
+    let (commands, waiters): (Vec<Command>, Vec<Waiter<Result<Value>>>) = batch.into_iter().unzip();
     match client.send_batch(&commands, false).await {
         Ok(results) => {
             for (waiter, result) in waiters.into_iter().zip(results) {
