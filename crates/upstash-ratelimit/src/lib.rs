@@ -5,9 +5,13 @@
 //!
 //! - Algorithms: fixed window, sliding window, token bucket, cached fixed window
 //!   ([`Algorithm`]); windows as `"10 s"` (the 2.2 grammar) or [`std::time::Duration`].
-//! - Backends ([`Store`]): Upstash REST through [`upstash_redis::Redis`] (auto-pipelined:
-//!   concurrent decisions share HTTP requests), any Redis / Valkey over RESP (feature `resp`),
-//!   and an in-process [`MemoryStore`] for tests and benchmarks.
+//! - Backends ([`Store`]): Upstash REST through [`upstash_redis::Redis`] (auto-pipelined),
+//!   any Redis / Valkey over RESP (feature `resp`), and an in-process [`MemoryStore`] for
+//!   tests and benchmarks.
+//! - Batching under load ([`RatelimitBuilder::batching`], on by default): a lone call goes out
+//!   at once as one script, but decisions made while the limiter's requests are busy queue up
+//!   and are decided together, in order, in one script run ([`Store::eval_batch`]) with the
+//!   same keys and arithmetic, so each answer equals a single run's.
 //! - Ephemeral block cache (bounded), timeout with fail-open/closed policy, analytics, deny
 //!   lists (with the daily-refreshed ipsum IP list, [`IpDenyList`], opt-in), dynamic limits,
 //!   refunds (negative rates), `get_remaining`, `reset_used_tokens`,

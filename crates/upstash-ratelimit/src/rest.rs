@@ -123,7 +123,55 @@ async fn eval_auto<A: upstash_redis::ToArgs + ?Sized>(
     }
 }
 
-impl Store for Redis {
+/// The two REST stores: [`Redis`] picks the script flavour itself, [`RestStore`] fixes it.
+/// Sealed (the module is private), so only these two implement it.
+mod sealed {
+    use upstash_redis::Redis;
+
+    pub trait RestBacked: Send + Sync + std::fmt::Debug + 'static {
+        /// The client the commands go through.
+        fn client(&self) -> &Redis;
+        /// `Some(flagged)` for a fixed flavour; `None` to send the flagged scripts until a
+        /// server rejects them, then the plain ones (process-wide).
+        fn flavour(&self) -> Option<bool>;
+    }
+}
+use sealed::RestBacked;
+
+impl RestBacked for Redis {
+    fn client(&self) -> &Redis {
+        self
+    }
+
+    fn flavour(&self) -> Option<bool> {
+        None
+    }
+}
+
+impl RestBacked for RestStore {
+    fn client(&self) -> &Redis {
+        &self.redis
+    }
+
+    fn flavour(&self) -> Option<bool> {
+        Some(self.flagged)
+    }
+}
+
+/// Runs `script` in the store's flavour.
+async fn eval_in<A: upstash_redis::ToArgs + ?Sized>(
+    store: &impl RestBacked,
+    script: &'static LuaScript,
+    keys: &[String],
+    args: &A,
+) -> Result<Reply> {
+    match store.flavour() {
+        Some(flagged) => eval_rest(store.client(), script, flagged, keys, args).await,
+        None => eval_auto(store.client(), script, keys, args).await,
+    }
+}
+
+impl<T: RestBacked> Store for T {
     fn batches(&self) -> bool {
         true
     }
@@ -136,7 +184,7 @@ impl Store for Redis {
         Box::pin(store::run_batch(
             script,
             calls,
-            move |batch, keys, args| async move { eval_auto(self, batch, &keys, &args).await },
+            move |batch, keys, args| async move { eval_in(self, batch, &keys, &args).await },
         ))
     }
 
@@ -146,7 +194,7 @@ impl Store for Redis {
         keys: Vec<String>,
         args: Vec<String>,
     ) -> BoxFuture<'a, Result<Reply>> {
-        Box::pin(async move { eval_auto(self, script, &keys, &args).await })
+        Box::pin(async move { eval_in(self, script, &keys, &args).await })
     }
 
     fn eval_ints<'a>(
@@ -156,11 +204,11 @@ impl Store for Redis {
         args: &[i64],
     ) -> BoxFuture<'a, Result<Reply>> {
         let args = args.to_vec();
-        Box::pin(async move { eval_auto(self, script, &keys, &args).await })
+        Box::pin(async move { eval_in(self, script, &keys, &args).await })
     }
 
     fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {
-        Box::pin(command_rest(self, args))
+        Box::pin(command_rest(self.client(), args))
     }
 
     fn pipeline<'a>(
@@ -168,7 +216,7 @@ impl Store for Redis {
         commands: Vec<Vec<String>>,
     ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
         Box::pin(async move {
-            let mut p = self.pipeline();
+            let mut p = self.client().pipeline();
             for c in commands {
                 let mut it = c.into_iter();
                 let Some(name) = it.next() else { continue };
@@ -187,55 +235,5 @@ impl Store for Redis {
                 .map(|r| r.map(from_value).map_err(crate::Error::from))
                 .collect())
         })
-    }
-}
-
-impl Store for RestStore {
-    fn batches(&self) -> bool {
-        true
-    }
-
-    fn eval_batch<'a>(
-        &'a self,
-        script: &'static LuaScript,
-        calls: Vec<Call>,
-    ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
-        Box::pin(store::run_batch(
-            script,
-            calls,
-            move |batch, keys, args| async move {
-                eval_rest(&self.redis, batch, self.flagged, &keys, &args).await
-            },
-        ))
-    }
-
-    fn eval<'a>(
-        &'a self,
-        script: &'static LuaScript,
-        keys: Vec<String>,
-        args: Vec<String>,
-    ) -> BoxFuture<'a, Result<Reply>> {
-        Box::pin(async move { eval_rest(&self.redis, script, self.flagged, &keys, &args).await })
-    }
-
-    fn eval_ints<'a>(
-        &'a self,
-        script: &'static LuaScript,
-        keys: Vec<String>,
-        args: &[i64],
-    ) -> BoxFuture<'a, Result<Reply>> {
-        let args = args.to_vec();
-        Box::pin(async move { eval_rest(&self.redis, script, self.flagged, &keys, &args).await })
-    }
-
-    fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {
-        Box::pin(command_rest(&self.redis, args))
-    }
-
-    fn pipeline<'a>(
-        &'a self,
-        commands: Vec<Vec<String>>,
-    ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
-        Store::pipeline(&self.redis, commands)
     }
 }
