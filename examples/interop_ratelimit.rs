@@ -17,16 +17,21 @@
 //! - `--window W` window, or the refill interval, in the JS grammar (default `60 s`)
 //! - `--refill N` token bucket refill rate per interval (default 1)
 //! - `--calls N` decisions to take (default 1), `--rate N` tokens per decision (default 1)
+//! - `--concurrent` take the `--calls N` decisions at once (one spawned task each, all on one
+//!   limiter) instead of one after another, so that those queued behind busy requests are
+//!   decided together in batch script runs
 //! - `--get-remaining` also print the `get_remaining` result after the decisions
 //!
-//! Each decision prints `{"op":"limit","success":..,"remaining":..,"limit":..,"reset":..,"reason":..}`;
-//! `--get-remaining` adds `{"op":"get_remaining","remaining":..,"limit":..,"reset":..}`. Errors
-//! go to stderr and the exit status is non-zero.
+//! Each decision prints `{"op":"limit","success":..,"remaining":..,"limit":..,"reset":..,"reason":..}`
+//! (with `--concurrent` in no particular order, followed by
+//! `{"op":"batched","count":..}`, the limiter's `metrics().batched`); `--get-remaining` adds
+//! `{"op":"get_remaining","remaining":..,"limit":..,"reset":..}`. Errors go to stderr and the
+//! exit status is non-zero.
 
 use std::error::Error as StdError;
 use std::process::ExitCode;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use upstash_ratelimit::{Algorithm, LimitOptions, Ratelimit, DEFAULT_PREFIX};
 use upstash_redis::Redis;
 
@@ -43,6 +48,7 @@ struct Spec {
     refill: i64,
     calls: u32,
     rate: i64,
+    concurrent: bool,
     get_remaining: bool,
 }
 
@@ -56,12 +62,17 @@ fn parse_args() -> Result<Spec, BoxError> {
         refill: 1,
         calls: 1,
         rate: 1,
+        concurrent: false,
         get_remaining: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--get-remaining" {
             spec.get_remaining = true;
+            continue;
+        }
+        if flag == "--concurrent" {
+            spec.concurrent = true;
             continue;
         }
         let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -93,26 +104,46 @@ fn algorithm(spec: &Spec) -> Result<Algorithm, BoxError> {
     })
 }
 
+/// Takes one decision, waits for its pending work and returns its JSON line.
+async fn decide(limiter: &Ratelimit, id: &str, rate: i64) -> Result<Value, BoxError> {
+    let res = limiter.limit_with(id, LimitOptions::rate(rate)).await?;
+    let line = json!({
+        "op": "limit",
+        "success": res.success,
+        "remaining": res.remaining,
+        "limit": res.limit,
+        "reset": res.reset,
+        "reason": res.reason.map(|r| r.as_str()),
+    });
+    res.pending.wait().await;
+    Ok(line)
+}
+
 async fn run() -> Result<(), BoxError> {
     let spec = parse_args()?;
     let redis = Redis::from_env()?;
     let limiter = Ratelimit::builder(redis, algorithm(&spec)?)
         .prefix(spec.prefix.clone())
         .build()?;
-    for _ in 0..spec.calls {
-        let res = limiter
-            .limit_with(&spec.id, LimitOptions::rate(spec.rate))
-            .await?;
-        let line = json!({
-            "op": "limit",
-            "success": res.success,
-            "remaining": res.remaining,
-            "limit": res.limit,
-            "reset": res.reset,
-            "reason": res.reason.map(|r| r.as_str()),
-        });
+    if spec.concurrent {
+        // Every task is spawned before any is awaited, so all decisions are in flight at once.
+        let tasks: Vec<_> = (0..spec.calls)
+            .map(|_| {
+                let limiter = limiter.clone();
+                let id = spec.id.clone();
+                let rate = spec.rate;
+                tokio::spawn(async move { decide(&limiter, &id, rate).await })
+            })
+            .collect();
+        for task in tasks {
+            println!("{}", task.await??);
+        }
+        let line = json!({"op": "batched", "count": limiter.metrics().batched});
         println!("{line}");
-        res.pending.wait().await;
+    } else {
+        for _ in 0..spec.calls {
+            println!("{}", decide(&limiter, &spec.id, spec.rate).await?);
+        }
     }
     if spec.get_remaining {
         let rem = limiter.get_remaining(&spec.id).await?;

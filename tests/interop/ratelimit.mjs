@@ -7,6 +7,13 @@
 // that the combined sequence of decisions and remaining counts is the expected one, that every
 // decision reports the same limit and reset, and that `getRemaining` agrees on both sides.
 //
+// A batched phase then checks the Rust side's decision batching: per algorithm, on a fresh
+// identifier with a limit of 20, JS takes 3 tokens, then the Rust example takes 40 decisions at
+// once (`--concurrent`, so that those queued behind busy requests share batch script runs). Exactly
+// 17 of them must succeed (remaining 16..0, once each), the Rust limiter must report batched
+// decisions (a run that never batched fails: it would prove nothing), and afterwards JS `limit()`
+// is refused and `getRemaining` is 0 on both sides.
+//
 // Windows are 1 h; a scenario that straddles a window boundary (very unlikely) is retried on a
 // new identifier. The last line is `ratelimit interop: N passed, N failed`; the exit status is 1
 // when anything failed.
@@ -42,9 +49,10 @@ let failed = 0;
 const BIN = rustExample("interop_ratelimit", "INTEROP_RATELIMIT_BIN", "ratelimit interop");
 
 // Runs the Rust example and returns its JSON lines.
-function rust(algo, id, { calls, rate = 1, getRemaining = false }) {
-  const args = ["--algo", algo, "--id", id, "--prefix", PREFIX, "--limit", String(LIMIT), "--window", WINDOW,
+function rust(algo, id, { calls, rate = 1, getRemaining = false, limit = LIMIT, concurrent = false }) {
+  const args = ["--algo", algo, "--id", id, "--prefix", PREFIX, "--limit", String(limit), "--window", WINDOW,
     "--refill", "1", "--calls", String(calls), "--rate", String(rate)];
+  if (concurrent) args.push("--concurrent");
   if (getRemaining) args.push("--get-remaining");
   const out = spawnSync(BIN, args, { encoding: "utf8", env: process.env });
   if (out.error) throw new Error(`cannot run ${BIN}: ${out.error.message}`);
@@ -55,11 +63,11 @@ function rust(algo, id, { calls, rate = 1, getRemaining = false }) {
 // ---------------------------------------------------------------- the JS side
 const redis = new Redis({ url, token });
 
-function jsLimiter(algo) {
+function jsLimiter(algo, limit = LIMIT) {
   const limiter = {
-    fixed: () => Ratelimit.fixedWindow(LIMIT, WINDOW),
-    sliding: () => Ratelimit.slidingWindow(LIMIT, WINDOW),
-    token: () => Ratelimit.tokenBucket(1, WINDOW, LIMIT),
+    fixed: () => Ratelimit.fixedWindow(limit, WINDOW),
+    sliding: () => Ratelimit.slidingWindow(limit, WINDOW),
+    token: () => Ratelimit.tokenBucket(1, WINDOW, limit),
   }[algo]();
   return new Ratelimit({ redis, limiter, prefix: PREFIX });
 }
@@ -158,6 +166,85 @@ for (const algo of ["fixed", "sliding", "token"]) {
       failed += 1;
       console.log(`FAIL ${name}: ${err?.stack ?? err}`);
     }
+  }
+}
+
+// ---------------------------------------------------------------- batched decisions
+const BATCH_LIMIT = 20;
+const BATCH_JS_FIRST = 3;
+const BATCH_CALLS = 40;
+
+// JS takes BATCH_JS_FIRST tokens one by one, then the Rust side takes BATCH_CALLS decisions
+// concurrently on one limiter; returns the outcome summary, or "retry" on a window boundary.
+async function batched(algo, attempt) {
+  const id = `interop:${run}:${algo}:batched:${attempt}`;
+  const limiter = jsLimiter(algo, BATCH_LIMIT);
+  const start = Date.now();
+  const first = await js(limiter, id, { calls: BATCH_JS_FIRST });
+  const lines = rust(algo, id, { calls: BATCH_CALLS, limit: BATCH_LIMIT, concurrent: true });
+  const after = await js(limiter, id, { calls: 1 });
+  const [rRem] = rust(algo, id, { calls: 0, limit: BATCH_LIMIT, getRemaining: true });
+  const jRem = await limiter.getRemaining(id);
+  const end = Date.now();
+  if (algo !== "token" && Math.floor(start / WINDOW_MS) !== Math.floor(end / WINDOW_MS)) {
+    return "retry";
+  }
+
+  assert.deepEqual(
+    first.map((d) => [d.success, d.remaining]),
+    Array.from({ length: BATCH_JS_FIRST }, (_, i) => [true, BATCH_LIMIT - 1 - i]),
+    "js decisions before the concurrent run",
+  );
+  const decisions = lines.filter((l) => l.op === "limit");
+  const counts = lines.filter((l) => l.op === "batched");
+  assert.equal(decisions.length, BATCH_CALLS, "rust decisions printed");
+  assert.equal(counts.length, 1, "one batched-count line from the rust side");
+  const batchedCount = counts[0].count;
+  assert.ok(
+    batchedCount > 0,
+    `the rust limiter decided nothing in a batch (metrics().batched = ${batchedCount}): ` +
+      `${BATCH_CALLS} concurrent calls never queued, so this phase proved nothing about batching`,
+  );
+  assert.ok(batchedCount <= BATCH_CALLS, `batched count ${batchedCount} > ${BATCH_CALLS} calls`);
+  const left = BATCH_LIMIT - BATCH_JS_FIRST;
+  const ok = decisions.filter((d) => d.success);
+  assert.equal(ok.length, left, `successful rust decisions of ${BATCH_CALLS} (batched ${batchedCount})`);
+  // The server decides in order, inside each script run: every count from left-1 down to 0 once.
+  assert.deepEqual(
+    ok.map((d) => d.remaining).sort((a, b) => b - a),
+    Array.from({ length: left }, (_, i) => left - 1 - i),
+    "remaining of the successful rust decisions",
+  );
+  for (const d of decisions.filter((x) => !x.success)) {
+    assert.equal(d.remaining, 0, "remaining of a refused rust decision");
+  }
+  for (const d of [...first, ...decisions, ...after]) {
+    assert.equal(d.limit, BATCH_LIMIT, "limit of a decision");
+    assert.equal(d.reset, first[0].reset, `reset of a decision (js ${first[0].reset}, got ${d.reset})`);
+  }
+  assert.deepEqual(after.map((d) => [d.success, d.remaining]), [[false, 0]], "js limit() after the concurrent run");
+  assert.equal(jRem.remaining, 0, "js getRemaining at the end");
+  assert.equal(rRem.remaining, 0, "rust get_remaining at the end");
+  assert.equal(jRem.limit, BATCH_LIMIT, "js getRemaining limit");
+  assert.equal(rRem.limit, BATCH_LIMIT, "rust get_remaining limit");
+  assert.equal(rRem.reset, jRem.reset, "get_remaining reset, rust vs js");
+  return `js:ok*${BATCH_JS_FIRST} rust:ok*${ok.length}/no*${decisions.length - ok.length} ` +
+    `batched=${batchedCount} js:${after[0].success ? "ok" : "no"}/${after[0].remaining}`;
+}
+
+for (const algo of ["fixed", "sliding", "token"]) {
+  const name = `${algo}: ${BATCH_CALLS} concurrent rust decisions (batched) after ${BATCH_JS_FIRST} js, limit ${BATCH_LIMIT}`;
+  try {
+    let outcome = "retry";
+    for (let attempt = 0; attempt < 3 && outcome === "retry"; attempt += 1) {
+      outcome = await batched(algo, attempt);
+    }
+    if (outcome === "retry") throw new Error("crossed a window boundary three times");
+    passed += 1;
+    console.log(`ok   ${name}  [${outcome}]`);
+  } catch (err) {
+    failed += 1;
+    console.log(`FAIL ${name}: ${err?.stack ?? err}`);
   }
 }
 
