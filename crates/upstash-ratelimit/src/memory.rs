@@ -979,7 +979,11 @@ mod tests {
         for (single, batch, head) in cases {
             let rates = [1, 2, 1, -1, 0, 1, 1];
             let keys_of = |p: &str| -> Vec<String> {
-                let n = if single.kind() == ScriptKind::SlidingLimit { 2 } else { 1 };
+                let n = if single.kind() == ScriptKind::SlidingLimit {
+                    2
+                } else {
+                    1
+                };
                 (0..n).map(|j| format!("{p}:k{j}")).collect()
             };
             let one_by_one = MemoryStore::new();
