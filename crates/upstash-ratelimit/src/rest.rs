@@ -78,17 +78,29 @@ impl RestStore {
 /// Set once a server rejected the shebang; process-wide, like the script cache.
 static PLAIN_ONLY: AtomicBool = AtomicBool::new(false);
 
+/// How a script call travels: through the client's auto-pipeline, or (for a batch script,
+/// whose calls the limiter already gathered) in a request of its own.
+#[derive(Clone, Copy)]
+enum Route {
+    AutoPipeline,
+    Alone,
+}
+
 async fn eval_rest<A: upstash_redis::ToArgs + ?Sized>(
     redis: &Redis,
     script: &'static LuaScript,
     flagged: bool,
+    route: Route,
     keys: &[String],
     args: &A,
 ) -> Result<Reply> {
     let Some(s) = rest_script(script.kind(), flagged) else {
         return Err(crate::Error::Store("unknown script".into()));
     };
-    let value: Value = s.exec(redis, keys, args).await?;
+    let value: Value = match route {
+        Route::AutoPipeline => s.exec(redis, keys, args).await?,
+        Route::Alone => s.exec_alone(redis, keys, args).await?,
+    };
     Ok(from_value(value))
 }
 
@@ -108,16 +120,17 @@ async fn command_rest(redis: &Redis, args: Vec<String>) -> Result<Reply> {
 async fn eval_auto<A: upstash_redis::ToArgs + ?Sized>(
     redis: &Redis,
     script: &'static LuaScript,
+    route: Route,
     keys: &[String],
     args: &A,
 ) -> Result<Reply> {
     let flagged = !PLAIN_ONLY.load(Ordering::Relaxed);
-    match eval_rest(redis, script, flagged, keys, args).await {
+    match eval_rest(redis, script, flagged, route, keys, args).await {
         Err(e) if flagged && e.is_unknown_script_flag() => {
             // The script was rejected before running: safe to send the plain one.
             tracing::info!("server rejects allow-key-locking; using flag-less scripts");
             PLAIN_ONLY.store(true, Ordering::Relaxed);
-            eval_rest(redis, script, false, keys, args).await
+            eval_rest(redis, script, false, route, keys, args).await
         }
         other => other,
     }
@@ -162,12 +175,13 @@ impl RestBacked for RestStore {
 async fn eval_in<A: upstash_redis::ToArgs + ?Sized>(
     store: &impl RestBacked,
     script: &'static LuaScript,
+    route: Route,
     keys: &[String],
     args: &A,
 ) -> Result<Reply> {
     match store.flavour() {
-        Some(flagged) => eval_rest(store.client(), script, flagged, keys, args).await,
-        None => eval_auto(store.client(), script, keys, args).await,
+        Some(flagged) => eval_rest(store.client(), script, flagged, route, keys, args).await,
+        None => eval_auto(store.client(), script, route, keys, args).await,
     }
 }
 
@@ -184,7 +198,9 @@ impl<T: RestBacked> Store for T {
         Box::pin(store::run_batch(
             script,
             calls,
-            move |batch, keys, args| async move { eval_in(self, batch, &keys, &args).await },
+            move |batch, keys, args| async move {
+                eval_in(self, batch, Route::Alone, &keys, &args).await
+            },
         ))
     }
 
@@ -194,7 +210,7 @@ impl<T: RestBacked> Store for T {
         keys: Vec<String>,
         args: Vec<String>,
     ) -> BoxFuture<'a, Result<Reply>> {
-        Box::pin(async move { eval_in(self, script, &keys, &args).await })
+        Box::pin(async move { eval_in(self, script, Route::AutoPipeline, &keys, &args).await })
     }
 
     fn eval_ints<'a>(
@@ -204,7 +220,7 @@ impl<T: RestBacked> Store for T {
         args: &[i64],
     ) -> BoxFuture<'a, Result<Reply>> {
         let args = args.to_vec();
-        Box::pin(async move { eval_in(self, script, &keys, &args).await })
+        Box::pin(async move { eval_in(self, script, Route::AutoPipeline, &keys, &args).await })
     }
 
     fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {

@@ -202,6 +202,13 @@ impl Redis {
         }
     }
 
+    /// Runs a prepared [`Command`] in a request of its own, never through the auto-pipeline:
+    /// for callers that already gather their work into one command (a script deciding many
+    /// calls at once), where the auto-pipeline's queue would only add a hop.
+    pub async fn execute_alone(&self, command: Command) -> Result<Value> {
+        self.send_single(&command).await
+    }
+
     /// The HTTP transport (for streaming requests that bypass the command path).
     pub(crate) fn transport(&self) -> &Transport {
         &self.inner.transport

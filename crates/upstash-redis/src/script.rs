@@ -46,12 +46,34 @@ impl Script {
         &self.source
     }
 
-    /// Runs the script with `keys` and `args`, decoding the reply as `T`.
+    /// Runs the script with `keys` and `args`, decoding the reply as `T` (through the
+    /// auto-pipeline when it is on).
     pub async fn exec<T: FromValue>(
         &self,
         redis: &Redis,
         keys: impl ToArgs,
         args: impl ToArgs,
+    ) -> Result<T> {
+        self.run(redis, keys, args, false).await
+    }
+
+    /// [`Script::exec`] in a request of its own, bypassing the auto-pipeline (see
+    /// [`Redis::execute_alone`]).
+    pub async fn exec_alone<T: FromValue>(
+        &self,
+        redis: &Redis,
+        keys: impl ToArgs,
+        args: impl ToArgs,
+    ) -> Result<T> {
+        self.run(redis, keys, args, true).await
+    }
+
+    async fn run<T: FromValue>(
+        &self,
+        redis: &Redis,
+        keys: impl ToArgs,
+        args: impl ToArgs,
+        alone: bool,
     ) -> Result<T> {
         let keys = keys.to_args();
         let args = args.to_args();
@@ -67,11 +89,18 @@ impl Script {
                 .arg(keys.as_slice())
                 .arg(args.as_slice())
         };
-        match redis.execute(call(by_sha, &self.sha1)).await {
+        let send = |command: Command| async move {
+            if alone {
+                redis.execute_alone(command).await
+            } else {
+                redis.execute(command).await
+            }
+        };
+        match send(call(by_sha, &self.sha1)).await {
             Ok(value) => T::from_value(value),
             Err(e) if e.is_noscript() => {
                 tracing::debug!(sha1 = %self.sha1, "script not cached on the server; sending source");
-                T::from_value(redis.execute(call(by_source, &self.source)).await?)
+                T::from_value(send(call(by_source, &self.source)).await?)
             }
             Err(e) => Err(e),
         }
