@@ -172,7 +172,7 @@ pub struct Call {
 
 /// The keys and arguments of one batch-script run for `calls`: `KEYS` every call's keys in
 /// turn, `ARGV` `[keysPerCall, argsPerCall, every call's args in turn]`.
-fn batch_request(calls: &[Call]) -> Result<(Vec<String>, Vec<i64>)> {
+fn batch_request(calls: Vec<Call>) -> Result<(Vec<String>, Vec<i64>)> {
     let per_keys = calls.first().map_or(0, |c| c.keys.len());
     let per_args = calls.first().map_or(0, |c| c.args.len());
     if per_args == 0
@@ -188,7 +188,7 @@ fn batch_request(calls: &[Call]) -> Result<(Vec<String>, Vec<i64>)> {
     let mut args = Vec::with_capacity(2 + per_args * calls.len());
     args.extend([per_keys as i64, per_args as i64]);
     for c in calls {
-        keys.extend(c.keys.iter().cloned());
+        keys.extend(c.keys);
         args.extend_from_slice(&c.args);
     }
     Ok((keys, args))
@@ -208,8 +208,9 @@ where
     let Some(batch) = crate::scripts::batched(script) else {
         return Err(Error::Config("this script cannot run in batches".into()));
     };
-    let (keys, args) = batch_request(&calls)?;
-    split_batch(eval(batch, keys, args).await?, calls.len())
+    let n = calls.len();
+    let (keys, args) = batch_request(calls)?;
+    split_batch(eval(batch, keys, args).await?, n)
 }
 
 /// Splits a batch script's reply into one result per call: an array is that call's reply, a
