@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 
 use crate::clock::{Clock, SystemClock};
 use crate::fasthash::FastHasher;
-use crate::scripts::{LuaScript, ScriptKind};
+use crate::scripts::{self, LuaScript, ScriptKind};
 use crate::store::{Reply, Store};
 use crate::{Error, Result};
 
@@ -195,15 +195,6 @@ impl ArgList<'_> {
         match self {
             Self::Text(a) => a.len(),
             Self::Int(a) => a.len(),
-        }
-    }
-
-    /// The arguments in `range` (clamped to those present).
-    fn slice(self, range: std::ops::Range<usize>) -> Self {
-        let clamp = |len: usize| range.start.min(len)..range.end.min(len);
-        match self {
-            Self::Text(a) => Self::Text(&a[clamp(a.len())]),
-            Self::Int(a) => Self::Int(&a[clamp(a.len())]),
         }
     }
 }
@@ -611,31 +602,21 @@ impl Db<'_> {
         }
     }
 
-    /// A batch script: the single script once per call, in order; a failing call answers its
-    /// error text, as the Lua wrapper does.
+    /// A batch script: the single script once per call, in order, answering as the Lua batch
+    /// scripts do (a failing call answers its error text).
     fn batch(&mut self, kind: ScriptKind, keys: &[String], args: ArgList<'_>) -> Result<Reply> {
-        let single = kind
-            .batch_of()
-            .ok_or_else(|| Error::Store("not a batch script".into()))?;
-        let per_keys = args.num(0)? as usize;
-        let per_args = args.num(1)? as usize;
-        if per_args == 0 {
-            return Err(Error::Store("batch without arguments".into()));
-        }
-        let calls = args.len().saturating_sub(2) / per_args;
-        let mut out = Vec::with_capacity(calls);
-        for i in 0..calls {
-            let call_keys = keys
-                .get(i * per_keys..(i + 1) * per_keys)
-                .ok_or_else(|| Error::Store("batch with too few keys".into()))?;
-            let start = 2 + i * per_args;
-            let call_args = args.slice(start..start + per_args);
-            out.push(match self.script(single, call_keys, call_args) {
-                Ok(reply) => reply,
-                Err(e) => Reply::Bytes(e.to_string().into_bytes()),
-            });
-        }
-        Ok(Reply::Array(out))
+        let (Some(single), Some(shape)) = (kind.batch_of(), scripts::shape_of(kind)) else {
+            return Err(Error::Store("not a batch script".into()));
+        };
+        let ints: Vec<i64> = (0..args.len())
+            .map(|i| args.num(i).map(|n| n as i64))
+            .collect::<Result<_>>()?;
+        let replies = shape
+            .unpack(keys, &ints)?
+            .into_iter()
+            .map(|call| self.script(single, &call.keys, ArgList::Int(&call.args)))
+            .collect();
+        Ok(shape.pack_replies(replies))
     }
 
     fn bucket(&mut self, k: &str, now: f64, limit: f64) -> Result<(f64, f64)> {
@@ -964,54 +945,92 @@ impl Store for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scripts::{FIXED, FIXED_BATCH, SLIDING, SLIDING_BATCH, TOKEN, TOKEN_BATCH};
+    use crate::scripts::{batched, FIXED, SLIDING, TOKEN};
+    use crate::store::Call;
     use futures_util::FutureExt;
 
     /// The batch scripts, run natively, answer what the single scripts answer call by call
-    /// (the Lua versions are held to the same in the end-to-end suites).
+    /// (the Lua versions are held to the same in the end-to-end suites), and a batch request
+    /// unpacks into the calls it was packed from.
     #[test]
     fn batch_scripts_match_single_runs() {
-        let cases: [(&'static LuaScript, &'static LuaScript, Vec<i64>); 3] = [
-            (&FIXED, &FIXED_BATCH, vec![3, 10_000]),
-            (&SLIDING, &SLIDING_BATCH, vec![3, 5_000, 10_000]),
-            (&TOKEN, &TOKEN_BATCH, vec![3, 10_000, 1, 5_000]),
+        let cases: [(&'static LuaScript, Vec<i64>, usize); 3] = [
+            (&FIXED, vec![3, 10_000], 1),
+            (&SLIDING, vec![3, 5_000, 10_000], 2),
+            (&TOKEN, vec![3, 10_000, 1, 5_000], 1),
         ];
-        for (single, batch, head) in cases {
-            let rates = [1, 2, 1, -1, 0, 1, 1];
-            let keys_of = |p: &str| -> Vec<String> {
-                let n = if single.kind() == ScriptKind::SlidingLimit {
-                    2
-                } else {
-                    1
+        for (single, head, keys_per_call) in cases {
+            for dynamic in [false, true] {
+                let calls: Vec<Call> = [1, 2, 1, -1, 0, 1, 1]
+                    .iter()
+                    .enumerate()
+                    .map(|(n, &rate)| {
+                        // Two identifiers, alternating; the limit override shared.
+                        let mut keys: Vec<String> = (0..keys_per_call)
+                            .map(|j| format!("p:{}:k{j}", n % 2))
+                            .collect();
+                        if dynamic {
+                            keys.push("p:dynamic".into());
+                        }
+                        let mut args = head.clone();
+                        if single.kind() == ScriptKind::SlidingLimit {
+                            // [tokens, now, window, rate]: the timestamp varies per call.
+                            args[1] += n as i64;
+                        }
+                        args.push(rate);
+                        Call { keys, args }
+                    })
+                    .collect();
+                let one_by_one = MemoryStore::new();
+                let batch_store = MemoryStore::new();
+                for store in [&one_by_one, &batch_store] {
+                    let _ = store
+                        .command(vec!["SET".into(), "p:dynamic".into(), "2".into()])
+                        .now_or_never();
+                }
+                let expected: Vec<Reply> = calls
+                    .iter()
+                    .map(|c| {
+                        one_by_one
+                            .eval_ints(single, c.keys.clone(), &c.args)
+                            .now_or_never()
+                            .and_then(Result::ok)
+                            .unwrap_or(Reply::Nil)
+                    })
+                    .collect();
+                assert!(!expected.contains(&Reply::Nil), "{:?}", single.kind());
+                let Some((batch, shape)) = batched(single) else {
+                    panic!("no batch script for {:?}", single.kind());
                 };
-                (0..n).map(|j| format!("{p}:k{j}")).collect()
-            };
-            let one_by_one = MemoryStore::new();
-            let expected: Vec<Reply> = rates
-                .iter()
-                .map(|&rate| {
-                    let mut args = head.clone();
-                    args.push(rate);
-                    one_by_one
-                        .eval_ints(single, keys_of("p"), &args)
-                        .now_or_never()
-                        .and_then(Result::ok)
-                        .unwrap_or(Reply::Nil)
-                })
-                .collect();
-            let per_keys = keys_of("p").len() as i64;
-            let mut args = vec![per_keys, head.len() as i64 + 1];
-            let mut keys = Vec::new();
-            for &rate in &rates {
-                args.extend(&head);
-                args.push(rate);
-                keys.extend(keys_of("p"));
+                let (keys, args) = shape.pack(calls.clone()).expect("pack");
+                assert_eq!(shape.unpack(&keys, &args).expect("unpack"), calls);
+                let reply = batch_store
+                    .eval_ints(batch, keys, &args)
+                    .now_or_never()
+                    .and_then(Result::ok)
+                    .expect("batch reply");
+                let got: Vec<Reply> = shape
+                    .unpack_replies(reply, calls.len())
+                    .expect("replies")
+                    .into_iter()
+                    .map(|r| r.unwrap_or(Reply::Nil))
+                    .collect();
+                assert_eq!(got, expected, "{:?} dynamic={dynamic}", single.kind());
             }
-            let got = MemoryStore::new()
-                .eval_ints(batch, keys, &args)
-                .now_or_never()
-                .and_then(Result::ok);
-            assert_eq!(got, Some(Reply::Array(expected)), "{:?}", single.kind());
         }
+    }
+
+    #[test]
+    fn calls_of_different_limiters_do_not_share_a_batch() {
+        let Some((_, shape)) = batched(&SLIDING) else {
+            panic!("no sliding batch script");
+        };
+        let call = |tokens: i64| Call {
+            keys: vec!["a".into(), "b".into()],
+            args: vec![tokens, 1_000, 10_000, 1],
+        };
+        assert!(shape.pack(vec![call(5), call(5)]).is_ok());
+        assert!(shape.pack(vec![call(5), call(6)]).is_err());
+        assert!(shape.pack(Vec::new()).is_err());
     }
 }

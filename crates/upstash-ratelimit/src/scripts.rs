@@ -12,6 +12,9 @@ use std::sync::LazyLock;
 
 use sha1::{Digest, Sha1};
 
+use crate::store::{Call, Reply};
+use crate::{Error, Result};
+
 /// The shebang Upstash understands; vanilla Redis rejects it.
 pub const KEY_LOCKING_SHEBANG: &str = "#!lua flags=allow-key-locking\n";
 
@@ -428,44 +431,46 @@ return out
 
 // Batch scripts decide several calls in one run, in order, exactly as that many runs of the
 // single script would: the same keys, values and arithmetic, and nothing else runs in between.
-// KEYS holds the calls' keys one after another and ARGV is
-// [keysPerCall, argsPerCall, call 1's args.., call 2's args..], each call's keys and args laid
-// out as the single script takes them. The reply has one element per call: the single script's
-// reply, or the error text when one of that call's commands failed (the other calls still run,
-// so no caller loses a decision the server made).
+// The arguments all calls share (limit, window, ...) travel once; see `BatchShape` for the
+// layout. A call whose command fails answers its error text in place of its values (the other
+// calls still run, so no caller loses a decision the server made).
 
-// Fixed window: one INCRBY per call; the dynamic limit is read once per run.
-const FIXED_LIMIT_BATCH: &str = r#"local perKeys = tonumber(ARGV[1])
-local perArgs = tonumber(ARGV[2])
-local overrides = {}
+// KEYS [counter] per call, then the dynamic-limit key when on
+// ARGV [calls, tokens, windowMs, then incrementBy per call]
+// Reply: used per call, then the limit.
+const FIXED_LIMIT_BATCH: &str = r#"local calls = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+if #KEYS > calls then
+  local override = redis.call('GET', KEYS[#KEYS])
+  if override then limit = tonumber(override) end
+end
 local out = {}
-for i = 0, (#ARGV - 2) / perArgs - 1 do
-  local k, a = i * perKeys, 2 + i * perArgs
-  local limit = tonumber(ARGV[a + 1])
-  if perKeys > 1 then
-    local name = KEYS[k + 2]
-    if overrides[name] == nil then overrides[name] = redis.call('GET', name) end
-    if overrides[name] then limit = tonumber(overrides[name]) end
-  end
-  local by = tonumber(ARGV[a + 3])
-  local used = redis.pcall('INCRBY', KEYS[k + 1], by)
+for i = 1, calls do
+  local by = tonumber(ARGV[3 + i])
+  local used = redis.pcall('INCRBY', KEYS[i], ARGV[3 + i])
   if type(used) == 'table' then
-    out[i + 1] = tostring(used.err)
+    out[i] = tostring(used.err)
   else
     if used == by then
-      redis.call('PEXPIRE', KEYS[k + 1], ARGV[a + 2])
+      redis.call('PEXPIRE', KEYS[i], ARGV[3])
     end
-    out[i + 1] = {used, limit}
+    out[i] = used
   end
 end
+out[calls + 1] = limit
 return out
 "#;
 
-// Sliding window: every counter (and dynamic limit) of the run in one MGET; a later call reads
-// the counts earlier calls of the run wrote, so duplicates and window neighbours stay exact.
-const SLIDING_LIMIT_BATCH: &str = r#"local perKeys = tonumber(ARGV[1])
-local perArgs = tonumber(ARGV[2])
+// KEYS [current, previous] per call, then the dynamic-limit key when on
+// ARGV [calls, tokens, windowMs, then nowMs, incrementBy per call]
+// Reply: remaining (-1 when refused) per call, then the limit.
+// Every counter of the run (and the dynamic limit) comes from one MGET; a later call reads the
+// counts earlier calls of the run wrote, so repeated identifiers and window neighbours stay exact.
+const SLIDING_LIMIT_BATCH: &str = r#"local calls = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
 local stored = redis.call('MGET', unpack(KEYS))
+if #KEYS > 2 * calls and stored[#KEYS] then limit = tonumber(stored[#KEYS]) end
 local written = {}
 local function count(j)
   local n = written[KEYS[j]]
@@ -473,62 +478,84 @@ local function count(j)
   return n
 end
 local out = {}
-for i = 0, (#ARGV - 2) / perArgs - 1 do
-  local k, a = i * perKeys, 2 + i * perArgs
-  local limit = tonumber(ARGV[a + 1])
-  if perKeys > 2 and stored[k + 3] then limit = tonumber(stored[k + 3]) end
-  local now = tonumber(ARGV[a + 2])
-  local window = tonumber(ARGV[a + 3])
-  local by = tonumber(ARGV[a + 4])
-  local current, previous = count(k + 1), count(k + 2)
+for i = 1, calls do
+  local key = KEYS[2 * i - 1]
+  local now = tonumber(ARGV[2 + 2 * i])
+  local by = tonumber(ARGV[3 + 2 * i])
+  local current, previous = count(2 * i - 1), count(2 * i)
   if current == nil or previous == nil or limit == nil then
-    out[i + 1] = 'ERR value is not an integer or out of range'
+    out[i] = 'ERR value is not an integer or out of range'
   else
     local elapsed = (now % window) / window
     local carried = math.floor((1 - elapsed) * previous)
     if by > 0 and carried + current >= limit then
-      out[i + 1] = {-1, limit}
+      out[i] = -1
     else
-      local after = redis.pcall('INCRBY', KEYS[k + 1], by)
+      local after = redis.pcall('INCRBY', key, ARGV[3 + 2 * i])
       if type(after) == 'table' then
-        out[i + 1] = tostring(after.err)
+        out[i] = tostring(after.err)
       else
-        written[KEYS[k + 1]] = after
+        written[key] = after
         if after == by then
-          redis.call('PEXPIRE', KEYS[k + 1], window * 2 + 1000)
+          redis.call('PEXPIRE', key, window * 2 + 1000)
         end
-        out[i + 1] = {limit - (after + carried), limit}
+        out[i] = limit - (after + carried)
       end
     end
   end
 end
+out[calls + 1] = limit
 return out
 "#;
 
-/// Token bucket: the single script itself, run once per call inside one run (a failing call's
-/// error is caught and answered as its text).
-fn token_limit_batch() -> String {
-    format!(
-        r#"local function decide(KEYS, ARGV)
-{TOKEN_LIMIT}end
-local perKeys = tonumber(ARGV[1])
-local perArgs = tonumber(ARGV[2])
-local out = {{}}
-for i = 0, (#ARGV - 2) / perArgs - 1 do
-  local keys, args = {{}}, {{}}
-  for j = 1, perKeys do keys[j] = KEYS[i * perKeys + j] end
-  for j = 1, perArgs do args[j] = ARGV[2 + i * perArgs + j] end
-  local ok, reply = pcall(decide, keys, args)
-  if not ok then
-    if type(reply) == 'table' then reply = reply.err end
-    reply = tostring(reply)
-  end
-  out[i + 1] = reply
+// KEYS [bucket] per call, then the dynamic-limit key when on
+// ARGV [calls, maxTokens, intervalMs, refillRate, then nowMs, incrementBy per call]
+// Reply: remaining (-1 when refused) and reset per call, then the limit.
+const TOKEN_LIMIT_BATCH: &str = r#"local calls = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local interval = tonumber(ARGV[3])
+local refill = tonumber(ARGV[4])
+if #KEYS > calls then
+  local override = redis.call('GET', KEYS[#KEYS])
+  if override then limit = tonumber(override) end
 end
+local out = {}
+for i = 1, calls do
+  local now = tonumber(ARGV[3 + 2 * i])
+  local by = tonumber(ARGV[4 + 2 * i])
+  local state = redis.pcall('HMGET', KEYS[i], 'refilledAt', 'tokens')
+  if state.err then
+    out[2 * i - 1] = tostring(state.err)
+    out[2 * i] = 0
+  else
+    local refilledAt = now
+    local balance = limit
+    if state[1] then
+      refilledAt = tonumber(state[1])
+      balance = tonumber(state[2] or limit)
+    end
+    if now >= refilledAt + interval then
+      local periods = math.floor((now - refilledAt) / interval)
+      balance = math.min(limit, balance + periods * refill)
+      refilledAt = refilledAt + periods * interval
+    end
+    if by > 0 and balance < by then
+      out[2 * i - 1] = -1
+    else
+      local left = balance - by
+      redis.call('HSET', KEYS[i], 'refilledAt', refilledAt, 'tokens', left)
+      local ttl = math.ceil((limit - left) / refill) * interval
+      if ttl > 0 then
+        redis.call('PEXPIRE', KEYS[i], ttl)
+      end
+      out[2 * i - 1] = left
+    end
+    out[2 * i] = refilledAt + interval
+  end
+end
+out[2 * calls + 1] = limit
 return out
-"#
-    )
-}
+"#;
 
 pub(crate) static FIXED_BATCH: LazyLock<LuaScript> =
     LazyLock::new(|| LuaScript::new(ScriptKind::FixedLimitBatch, FIXED_LIMIT_BATCH, false, true));
@@ -540,23 +567,199 @@ pub(crate) static SLIDING_BATCH: LazyLock<LuaScript> = LazyLock::new(|| {
         true,
     )
 });
-pub(crate) static TOKEN_BATCH: LazyLock<LuaScript> = LazyLock::new(|| {
-    LuaScript::new(
-        ScriptKind::TokenLimitBatch,
-        &token_limit_batch(),
-        false,
-        true,
-    )
-});
+pub(crate) static TOKEN_BATCH: LazyLock<LuaScript> =
+    LazyLock::new(|| LuaScript::new(ScriptKind::TokenLimitBatch, TOKEN_LIMIT_BATCH, false, true));
 
-/// The script that runs `script` for several calls at once, when there is one.
-pub(crate) fn batched(script: &LuaScript) -> Option<&'static LuaScript> {
+/// How a batch script lays out its calls and replies, relative to the single script's.
+///
+/// Requests: `KEYS` holds each call's own keys in turn, then the keys every call shares (the
+/// dynamic-limit key) once; `ARGV` is `[calls, shared args.., each call's own args in turn]`.
+/// Replies: each call's values (the single reply without its trailing limit) in turn, then the
+/// limit once; a failed call has its error text as its first value.
+#[derive(Debug)]
+pub(crate) struct BatchShape {
+    /// Keys each call has to itself; any further keys of a call are shared.
+    keys_per_call: usize,
+    /// Positions in the single script's `ARGV` equal for every call of a batch.
+    shared_args: &'static [usize],
+    /// Positions in the single script's `ARGV` that vary per call.
+    call_args: &'static [usize],
+    /// Values per call in the reply (the single reply minus its trailing limit).
+    values_per_call: usize,
+}
+
+const FIXED_SHAPE: BatchShape = BatchShape {
+    keys_per_call: 1,
+    shared_args: &[0, 1],
+    call_args: &[2],
+    values_per_call: 1,
+};
+const SLIDING_SHAPE: BatchShape = BatchShape {
+    keys_per_call: 2,
+    shared_args: &[0, 2],
+    call_args: &[1, 3],
+    values_per_call: 1,
+};
+const TOKEN_SHAPE: BatchShape = BatchShape {
+    keys_per_call: 1,
+    shared_args: &[0, 1, 2],
+    call_args: &[3, 4],
+    values_per_call: 2,
+};
+
+/// The batch script for `script` and its layout, when it has one.
+pub(crate) fn batched(script: &LuaScript) -> Option<(&'static LuaScript, &'static BatchShape)> {
     match script.kind() {
-        ScriptKind::FixedLimit => Some(&FIXED_BATCH),
-        ScriptKind::SlidingLimit => Some(&SLIDING_BATCH),
-        ScriptKind::TokenLimit => Some(&TOKEN_BATCH),
+        ScriptKind::FixedLimit => Some((&FIXED_BATCH, &FIXED_SHAPE)),
+        ScriptKind::SlidingLimit => Some((&SLIDING_BATCH, &SLIDING_SHAPE)),
+        ScriptKind::TokenLimit => Some((&TOKEN_BATCH, &TOKEN_SHAPE)),
         _ => None,
     }
+}
+
+/// The layout of a batch script kind (for stores that run the scripts natively).
+pub(crate) fn shape_of(kind: ScriptKind) -> Option<&'static BatchShape> {
+    match kind {
+        ScriptKind::FixedLimitBatch => Some(&FIXED_SHAPE),
+        ScriptKind::SlidingLimitBatch => Some(&SLIDING_SHAPE),
+        ScriptKind::TokenLimitBatch => Some(&TOKEN_SHAPE),
+        _ => None,
+    }
+}
+
+impl BatchShape {
+    fn single_args(&self) -> usize {
+        self.shared_args.len() + self.call_args.len()
+    }
+
+    /// The batch request for `calls` (each laid out for the single script). Errors when the
+    /// calls do not fit one batch: other argument counts, or shared values that differ.
+    pub(crate) fn pack(&self, calls: Vec<Call>) -> Result<(Vec<String>, Vec<i64>)> {
+        let unfit = || {
+            Error::Config("these calls cannot share a batch (different limits or layout)".into())
+        };
+        let first = calls.first().ok_or_else(unfit)?;
+        let shared_keys: Vec<String> = first
+            .keys
+            .get(self.keys_per_call..)
+            .ok_or_else(unfit)?
+            .to_vec();
+        let shared: Vec<i64> = self
+            .shared_args
+            .iter()
+            .map(|&i| first.args.get(i).copied().ok_or_else(unfit))
+            .collect::<Result<_>>()?;
+        let mut keys = Vec::with_capacity(calls.len() * self.keys_per_call + shared_keys.len());
+        let mut args = Vec::with_capacity(1 + shared.len() + calls.len() * self.call_args.len());
+        args.push(calls.len() as i64);
+        args.extend_from_slice(&shared);
+        for mut call in calls {
+            let fits = call.args.len() == self.single_args()
+                && call.keys.len() == self.keys_per_call + shared_keys.len()
+                && call.keys[self.keys_per_call..] == shared_keys[..]
+                && self
+                    .shared_args
+                    .iter()
+                    .zip(&shared)
+                    .all(|(&i, v)| call.args[i] == *v);
+            if !fits {
+                return Err(unfit());
+            }
+            args.extend(self.call_args.iter().map(|&i| call.args[i]));
+            call.keys.truncate(self.keys_per_call);
+            keys.append(&mut call.keys);
+        }
+        keys.extend(shared_keys);
+        Ok((keys, args))
+    }
+
+    /// The calls of a batch request, each laid out for the single script (the inverse of
+    /// [`BatchShape::pack`]).
+    pub(crate) fn unpack(&self, keys: &[String], args: &[i64]) -> Result<Vec<Call>> {
+        let bad = || Error::Store("malformed batch request".into());
+        let calls = usize::try_from(*args.first().ok_or_else(bad)?).map_err(|_| bad())?;
+        let shared = args.get(1..1 + self.shared_args.len()).ok_or_else(bad)?;
+        let own_keys = calls * self.keys_per_call;
+        let shared_keys = keys.get(own_keys..).ok_or_else(bad)?;
+        let per_call = self.call_args.len();
+        let base = 1 + self.shared_args.len();
+        if args.len() != base + calls * per_call {
+            return Err(bad());
+        }
+        (0..calls)
+            .map(|c| {
+                let mut call_keys =
+                    keys[c * self.keys_per_call..(c + 1) * self.keys_per_call].to_vec();
+                call_keys.extend_from_slice(shared_keys);
+                let mut call_args = vec![0; self.single_args()];
+                for (&i, v) in self.shared_args.iter().zip(shared) {
+                    call_args[i] = *v;
+                }
+                for (j, &i) in self.call_args.iter().enumerate() {
+                    call_args[i] = args[base + c * per_call + j];
+                }
+                Ok(Call {
+                    keys: call_keys,
+                    args: call_args,
+                })
+            })
+            .collect()
+    }
+
+    /// The batch reply for the calls' single replies (what the Lua batch script answers).
+    pub(crate) fn pack_replies(&self, replies: Vec<Result<Reply>>) -> Reply {
+        let mut out = Vec::with_capacity(replies.len() * self.values_per_call + 1);
+        let mut limit = Reply::Int(0);
+        for reply in replies {
+            match reply.and_then(Reply::into_array) {
+                Ok(mut items) if items.len() == self.values_per_call + 1 => {
+                    if let Some(l) = items.pop() {
+                        limit = l;
+                    }
+                    out.extend(items);
+                }
+                Ok(_) => out.extend(error_values(self, "unexpected single reply")),
+                Err(e) => out.extend(error_values(self, &e.to_string())),
+            }
+        }
+        out.push(limit);
+        Reply::Array(out)
+    }
+
+    /// Each call's reply, laid out as the single script's, from a batch reply of `calls`.
+    pub(crate) fn unpack_replies(&self, reply: Reply, calls: usize) -> Result<Vec<Result<Reply>>> {
+        let mut items = reply.into_array()?;
+        if items.len() != calls * self.values_per_call + 1 {
+            return Err(Error::Store(format!(
+                "batch script answered {} values for {calls} calls",
+                items.len()
+            )));
+        }
+        let limit = items.pop().unwrap_or(Reply::Nil);
+        let mut values = items.into_iter();
+        Ok((0..calls)
+            .map(|_| {
+                let mine: Vec<Reply> = values.by_ref().take(self.values_per_call).collect();
+                match mine.first() {
+                    Some(Reply::Bytes(text)) => {
+                        Err(Error::Store(String::from_utf8_lossy(text).into_owned()))
+                    }
+                    _ => {
+                        let mut single = mine;
+                        single.push(limit.clone());
+                        Ok(Reply::Array(single))
+                    }
+                }
+            })
+            .collect())
+    }
+}
+
+/// A failed call's values: its error text, then zeros.
+fn error_values(shape: &BatchShape, message: &str) -> Vec<Reply> {
+    let mut v = vec![Reply::Bytes(message.as_bytes().to_vec())];
+    v.resize(shape.values_per_call, Reply::Int(0));
+    v
 }
 
 macro_rules! script {

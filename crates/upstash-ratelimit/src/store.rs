@@ -126,7 +126,8 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// per call, in order, and returns one result per call. The stores that batch run every
     /// call inside one server-side script run (so nothing interleaves, and the decisions equal
     /// those of that many single runs); a call whose command fails gets its own error while
-    /// the others stand. Every call must pass the same number of keys and of arguments.
+    /// the others stand. The calls must come from one limiter: the same limit, window and
+    /// dynamic-limit key, only identifiers, timestamps and rates differing.
     /// The default runs the calls one by one through [`Store::eval_ints`].
     fn eval_batch<'a>(
         &'a self,
@@ -170,32 +171,8 @@ pub struct Call {
     pub args: Vec<i64>,
 }
 
-/// The keys and arguments of one batch-script run for `calls`: `KEYS` every call's keys in
-/// turn, `ARGV` `[keysPerCall, argsPerCall, every call's args in turn]`.
-fn batch_request(calls: Vec<Call>) -> Result<(Vec<String>, Vec<i64>)> {
-    let per_keys = calls.first().map_or(0, |c| c.keys.len());
-    let per_args = calls.first().map_or(0, |c| c.args.len());
-    if per_args == 0
-        || calls
-            .iter()
-            .any(|c| c.keys.len() != per_keys || c.args.len() != per_args)
-    {
-        return Err(Error::Config(
-            "the calls of a batch need the same, non-zero numbers of keys and arguments".into(),
-        ));
-    }
-    let mut keys = Vec::with_capacity(per_keys * calls.len());
-    let mut args = Vec::with_capacity(2 + per_args * calls.len());
-    args.extend([per_keys as i64, per_args as i64]);
-    for c in calls {
-        keys.extend(c.keys);
-        args.extend_from_slice(&c.args);
-    }
-    Ok((keys, args))
-}
-
 /// One batch-script run for `calls` (see [`Store::eval_batch`]): `eval` runs the batch
-/// flavour of `script` with the flattened keys and arguments.
+/// flavour of `script` with the packed keys and arguments.
 pub(crate) async fn run_batch<'a, F, Fut>(
     script: &'static LuaScript,
     calls: Vec<Call>,
@@ -205,31 +182,12 @@ where
     F: FnOnce(&'static LuaScript, Vec<String>, Vec<i64>) -> Fut,
     Fut: std::future::Future<Output = Result<Reply>> + 'a,
 {
-    let Some(batch) = crate::scripts::batched(script) else {
+    let Some((batch, shape)) = crate::scripts::batched(script) else {
         return Err(Error::Config("this script cannot run in batches".into()));
     };
     let n = calls.len();
-    let (keys, args) = batch_request(calls)?;
-    split_batch(eval(batch, keys, args).await?, n)
-}
-
-/// Splits a batch script's reply into one result per call: an array is that call's reply, a
-/// string the error one of its commands raised.
-pub(crate) fn split_batch(reply: Reply, calls: usize) -> Result<Vec<Result<Reply>>> {
-    let items = reply.into_array()?;
-    if items.len() != calls {
-        return Err(Error::Store(format!(
-            "batch script answered {} results for {calls} calls",
-            items.len()
-        )));
-    }
-    Ok(items
-        .into_iter()
-        .map(|item| match item {
-            Reply::Bytes(text) => Err(Error::Store(String::from_utf8_lossy(&text).into_owned())),
-            other => Ok(other),
-        })
-        .collect())
+    let (keys, args) = shape.pack(calls)?;
+    shape.unpack_replies(eval(batch, keys, args).await?, n)
 }
 
 impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
