@@ -121,8 +121,9 @@ fn outcome(r: &upstash_ratelimit::Result<Reply>) -> Result<Reply, &'static str> 
 
 /// The calls of one batch for `script` under key prefix `p`: several identifiers, one of them
 /// called past its limit, refunds and zero rates, calls on both sides of a window boundary
-/// (a later call's previous window is an earlier call's current one), and one identifier whose
-/// key holds the wrong type (its calls fail, the others must not). `dynamic` adds the limit override
+/// (a later call's previous window is an earlier call's current one), one identifier whose
+/// keys hold the wrong type and one whose state is half broken (see
+/// [`batches_decide_like_single_runs`]); those calls fail, the others must not. `dynamic` adds the limit override
 /// key, set to 3 by the caller.
 fn batch_calls(kind: ScriptKind, p: &str, t0: i64, dynamic: bool) -> Vec<Call> {
     let w = 10_000;
@@ -135,6 +136,7 @@ fn batch_calls(kind: ScriptKind, p: &str, t0: i64, dynamic: bool) -> Vec<Call> {
         ("a", 600, 1),
         ("a", 700, 1),
         ("bad", 750, 1),
+        ("half", 760, 1),
         ("a", 800, -2),
         ("a", 900, 1),
         ("b", 1_000, 0),
@@ -205,6 +207,32 @@ pub async fn batches_decide_like_single_runs(store: impl Store, prefix: &str) {
                     };
                     store.command(cmd).await.unwrap();
                 }
+                // Half broken: the sliding window's previous counter is a hash (its current one
+                // is fine), the token bucket holds a non-numeric balance.
+                let half = batch_calls(kind, &p, t0, false)
+                    .into_iter()
+                    .find(|c| c.keys[0].contains(":half:") || c.keys[0].ends_with(":half"))
+                    .unwrap();
+                let cmd: Option<Vec<String>> = match kind {
+                    ScriptKind::SlidingLimit => Some(vec![
+                        "HSET".into(),
+                        half.keys[1].clone(),
+                        "f".into(),
+                        "1".into(),
+                    ]),
+                    ScriptKind::TokenLimit => Some(vec![
+                        "HSET".into(),
+                        half.keys[0].clone(),
+                        "refilledAt".into(),
+                        t0.to_string(),
+                        "tokens".into(),
+                        "abc".into(),
+                    ]),
+                    _ => None,
+                };
+                if let Some(cmd) = cmd {
+                    store.command(cmd).await.unwrap();
+                }
                 let calls = batch_calls(kind, &p, t0, dynamic);
                 let results = if batched {
                     store.eval_batch(script(kind), calls).await.unwrap()
@@ -217,13 +245,15 @@ pub async fn batches_decide_like_single_runs(store: impl Store, prefix: &str) {
                 };
                 answers.push(results.iter().map(outcome).collect::<Vec<_>>());
             }
-            assert_eq!(answers[0].len(), 17);
+            assert_eq!(answers[0].len(), 18);
             assert_eq!(answers[1], answers[0], "{kind:?} dynamic={dynamic}");
             assert!(
                 answers[1].iter().any(Result::is_err),
                 "{kind:?}: the bad call fails"
             );
-            assert!(answers[1].iter().filter(|r| r.is_ok()).count() >= 15);
+            let failed = answers[1].iter().filter(|r| r.is_err()).count();
+            let expected_failures = if kind == ScriptKind::FixedLimit { 1 } else { 2 };
+            assert_eq!(failed, expected_failures, "{kind:?} dynamic={dynamic}");
         }
     }
 }

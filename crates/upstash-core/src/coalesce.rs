@@ -97,7 +97,9 @@ impl<T: Send + 'static, R: Send + 'static> Coalescer<T, R> {
             }
         };
         if let Some(batch) = batch {
-            handle.spawn(drain(flusher(), batch));
+            // The slot guard travels into the task: if the task never runs or is dropped
+            // midway (a runtime shutting down, a panicking flush), the slot still comes back.
+            handle.spawn(drain(Slot::new(flusher()), batch));
         }
         rx.await.map_err(|_| CoalesceError::Abandoned)
     }
@@ -123,22 +125,74 @@ impl<T: Send + 'static, R: Send + 'static> Coalescer<T, R> {
     }
 }
 
+impl<T, R> Coalescer<T, R> {
+    /// Gives back a slot whose task ended abnormally. When no other slot is left to drain the
+    /// queue, the queued callers are released with [`CoalesceError::Abandoned`] rather than
+    /// left waiting for ever.
+    fn give_back(&self) {
+        let orphans = match self.state.lock() {
+            Ok(mut state) => {
+                state.in_flight = state.in_flight.saturating_sub(1);
+                if state.in_flight == 0 {
+                    std::mem::take(&mut state.queue)
+                } else {
+                    Vec::new()
+                }
+            }
+            Err(_) => Vec::new(),
+        };
+        // Dropped outside the lock: each dropped waiter wakes its caller.
+        drop(orphans);
+    }
+}
+
+/// One in-flight slot, held by the task that drains it.
+struct Slot<T, R, F: Flush<T, R>> {
+    flusher: F,
+    /// Set once the slot was freed the normal way (queue found empty).
+    freed: bool,
+    _items: std::marker::PhantomData<fn(T) -> R>,
+}
+
+impl<T, R, F: Flush<T, R>> Slot<T, R, F> {
+    fn new(flusher: F) -> Self {
+        Self {
+            flusher,
+            freed: false,
+            _items: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T, R, F: Flush<T, R>> Drop for Slot<T, R, F> {
+    fn drop(&mut self) {
+        if !self.freed {
+            if let Some(co) = self.flusher.coalescer() {
+                co.give_back();
+            }
+        }
+    }
+}
+
 /// One slot's task: send, then keep taking what queued meanwhile until the queue is empty.
-async fn drain<T, R, F>(flusher: F, mut batch: Vec<(T, Waiter<R>)>)
+async fn drain<T, R, F>(mut slot: Slot<T, R, F>, mut batch: Vec<(T, Waiter<R>)>)
 where
     T: Send + 'static,
     R: Send + 'static,
     F: Flush<T, R>,
 {
     loop {
-        flusher.flush(batch).await;
+        slot.flusher.flush(batch).await;
         // The callers just answered often call again at once: let them queue before this
         // slot decides whether anything is waiting, so their calls share the next request
         // instead of one leaving alone.
         tokio::task::yield_now().await;
-        match flusher.coalescer().and_then(Coalescer::next_batch) {
+        match slot.flusher.coalescer().and_then(Coalescer::next_batch) {
             Some(next) => batch = next,
-            None => return,
+            None => {
+                slot.freed = true;
+                return;
+            }
         }
     }
 }
@@ -224,6 +278,51 @@ mod tests {
             d.0.submit(1, || d.clone()).await,
             Err(CoalesceError::Abandoned)
         );
+    }
+
+    /// A flush that panics on odd numbers.
+    #[derive(Clone)]
+    struct Picky(Arc<Coalescer<u8, u8>>);
+    impl Flush<u8, u8> for Picky {
+        async fn flush(&self, batch: Vec<(u8, Waiter<u8>)>) {
+            for (n, w) in batch {
+                assert!(n % 2 == 0, "odd");
+                let _ = w.send(n);
+            }
+        }
+        fn coalescer(&self) -> Option<&Coalescer<u8, u8>> {
+            Some(&self.0)
+        }
+    }
+
+    /// `f`, or an error after 5 s (a leaked slot makes a call wait for ever).
+    async fn within<F: Future>(f: F) -> Result<F::Output, tokio::time::error::Elapsed> {
+        tokio::time::timeout(std::time::Duration::from_secs(5), f).await
+    }
+
+    #[tokio::test]
+    async fn a_panicking_flush_gives_its_slot_back() {
+        let p = Picky(Arc::new(Coalescer::new(10, 1)));
+        for _ in 0..3 {
+            let got = within(p.0.submit(1, || p.clone())).await;
+            assert_eq!(got, Ok(Err(CoalesceError::Abandoned)));
+        }
+        assert_eq!(within(p.0.submit(2, || p.clone())).await, Ok(Ok(2)));
+    }
+
+    #[test]
+    fn runtimes_ending_after_their_answer_do_not_leak_slots() {
+        // One coalescer outliving several runtimes (a static client shared by tests): each
+        // runtime ends right after its answer, possibly while the slot's task still runs.
+        let p = Picky(Arc::new(Coalescer::new(10, 2)));
+        for _ in 0..6 {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let got = rt.block_on(within(p.0.submit(4, || p.clone())));
+            assert_eq!(got, Ok(Ok(4)));
+        }
     }
 
     #[test]

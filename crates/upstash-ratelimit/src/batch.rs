@@ -50,6 +50,10 @@ pub(crate) async fn eval_decision(
     let Some(batcher) = &inner.batcher else {
         return inner.store.eval_ints(script, keys, args).await;
     };
+    if tokio::runtime::Handle::try_current().is_err() {
+        // Batches are sent from a Tokio task; on another executor decisions go one by one.
+        return inner.store.eval_ints(script, keys, args).await;
+    }
     let call = Call {
         keys,
         args: args.to_vec(),
@@ -97,9 +101,19 @@ impl Flush<Item, Result<Reply>> for BatchFlush {
 /// request failed.
 fn deliver(results: Result<Vec<Result<Reply>>>, waiters: Vec<Waiter<Result<Reply>>>) {
     match results {
-        Ok(results) => {
+        Ok(results) if results.len() == waiters.len() => {
             for (waiter, result) in waiters.into_iter().zip(results) {
                 let _ = waiter.send(result);
+            }
+        }
+        Ok(results) => {
+            let message = format!(
+                "the store answered {} results for a batch of {} decisions",
+                results.len(),
+                waiters.len()
+            );
+            for waiter in waiters {
+                let _ = waiter.send(Err(Error::Store(message.clone())));
             }
         }
         Err(e) => {

@@ -1,6 +1,8 @@
 //! The RESP backend: any Redis / Valkey through the `redis` crate (feature `resp`).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use redis::aio::ConnectionLike;
@@ -16,6 +18,11 @@ use crate::{Error, Result};
 /// Sends the flag-less scripts (vanilla Redis rejects the `allow-key-locking` shebang) with
 /// `EVALSHA`, and `EVAL` only on `NOSCRIPT`.
 ///
+/// Decisions are batched under load ([`Store::eval_batch`]). On Redis Cluster a batch spans
+/// several identifiers and so several slots: the first `CROSSSLOT` answer (given before the
+/// script runs) turns batching off for this store and its clones, and that batch's calls run
+/// one by one; or turn it off from the start with [`RespStore::with_batching`].
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use upstash_ratelimit::{Algorithm, Ratelimit, RespStore};
@@ -28,12 +35,15 @@ use crate::{Error, Result};
 pub struct RespStore<C> {
     conn: C,
     flagged: bool,
+    /// Set when batches are off (by choice, or after a `CROSSSLOT`); shared by clones.
+    single_only: Arc<AtomicBool>,
 }
 
 impl<C> fmt::Debug for RespStore<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RespStore")
             .field("flagged", &self.flagged)
+            .field("batching", &!self.single_only.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -44,7 +54,14 @@ impl<C> RespStore<C> {
         Self {
             conn,
             flagged: false,
+            single_only: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Lets limiters batch decisions on this store (default on; see the type's docs).
+    pub fn with_batching(self, on: bool) -> Self {
+        self.single_only.store(!on, Ordering::Relaxed);
+        self
     }
 
     /// Sends the `allow-key-locking` flavour instead (for servers that accept it).
@@ -94,6 +111,20 @@ pub(crate) fn from_value(value: redis::Value) -> Result<Reply> {
             )));
         }
     })
+}
+
+/// Whether a cluster refused a command whose keys span several slots (before running it).
+fn is_cross_slot(e: &Error) -> bool {
+    match e {
+        Error::Resp(e) => {
+            e.code() == Some("CROSSSLOT")
+                || e.to_string()
+                    .to_ascii_lowercase()
+                    .replace('-', "")
+                    .contains("crossslot")
+        }
+        _ => false,
+    }
 }
 
 fn is_noscript(e: &redis::RedisError) -> bool {
@@ -183,7 +214,7 @@ where
     }
 
     fn batches(&self) -> bool {
-        true
+        !self.single_only.load(Ordering::Relaxed)
     }
 
     fn eval_batch<'a>(
@@ -191,18 +222,31 @@ where
         script: &'static LuaScript,
         calls: Vec<Call>,
     ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
-        Box::pin(store::run_batch(
-            script,
-            calls,
-            move |batch, keys, args| async move {
+        Box::pin(async move {
+            // Kept for a cluster's CROSSSLOT refusal, after which the calls run one by one.
+            let retry = calls.clone();
+            let batch = store::run_batch(script, calls, |batch, keys, args| async move {
                 self.run_script(batch, &keys, |cmd| {
                     for a in &args {
                         cmd.arg(*a);
                     }
                 })
                 .await
-            },
-        ))
+            })
+            .await;
+            match batch {
+                Err(e) if is_cross_slot(&e) => {
+                    tracing::info!("ratelimit: CROSSSLOT on a batch; deciding one by one");
+                    self.single_only.store(true, Ordering::Relaxed);
+                    let mut out = Vec::with_capacity(retry.len());
+                    for call in retry {
+                        out.push(self.eval_ints(script, call.keys, &call.args).await);
+                    }
+                    Ok(out)
+                }
+                other => other,
+            }
+        })
     }
 
     fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, Result<Reply>> {

@@ -447,7 +447,7 @@ end
 local out = {}
 for i = 1, calls do
   local by = tonumber(ARGV[3 + i])
-  local used = redis.pcall('INCRBY', KEYS[i], ARGV[3 + i])
+  local used = redis.pcall('INCRBY', KEYS[i], by)
   if type(used) == 'table' then
     out[i] = tostring(used.err)
   else
@@ -470,11 +470,24 @@ const SLIDING_LIMIT_BATCH: &str = r#"local calls = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
 local stored = redis.call('MGET', unpack(KEYS))
-if #KEYS > 2 * calls and stored[#KEYS] then limit = tonumber(stored[#KEYS]) end
-local written = {}
+if #KEYS > 2 * calls then
+  -- MGET answers nil for a key of another type too: GET it to raise that error as JS would.
+  local override = stored[#KEYS] or redis.call('GET', KEYS[#KEYS])
+  if override then limit = tonumber(override) end
+end
+local known = {}
 local function count(j)
-  local n = written[KEYS[j]]
-  if n == nil then n = tonumber(stored[j] or '0') end
+  local key = KEYS[j]
+  local n = known[key]
+  if n == nil then
+    local value = stored[j]
+    if not value then
+      value = redis.pcall('GET', key)
+      if type(value) == 'table' then return nil, tostring(value.err) end
+    end
+    n = tonumber(value or '0')
+    known[key] = n
+  end
   return n
 end
 local out = {}
@@ -482,8 +495,12 @@ for i = 1, calls do
   local key = KEYS[2 * i - 1]
   local now = tonumber(ARGV[2 + 2 * i])
   local by = tonumber(ARGV[3 + 2 * i])
-  local current, previous = count(2 * i - 1), count(2 * i)
-  if current == nil or previous == nil or limit == nil then
+  local current, failed = count(2 * i - 1)
+  local previous, failedPrevious = count(2 * i)
+  failed = failed or failedPrevious
+  if failed then
+    out[i] = failed
+  elseif current == nil or previous == nil or limit == nil then
     out[i] = 'ERR value is not an integer or out of range'
   else
     local elapsed = (now % window) / window
@@ -491,11 +508,11 @@ for i = 1, calls do
     if by > 0 and carried + current >= limit then
       out[i] = -1
     else
-      local after = redis.pcall('INCRBY', key, ARGV[3 + 2 * i])
+      local after = redis.pcall('INCRBY', key, by)
       if type(after) == 'table' then
         out[i] = tostring(after.err)
       else
-        written[key] = after
+        known[key] = after
         if after == by then
           redis.call('PEXPIRE', key, window * 2 + 1000)
         end
@@ -519,39 +536,38 @@ if #KEYS > calls then
   local override = redis.call('GET', KEYS[#KEYS])
   if override then limit = tonumber(override) end
 end
+-- One call: its remaining tokens (-1 when refused) and reset, or an error text.
+local function take(key, now, by)
+  local state = redis.pcall('HMGET', key, 'refilledAt', 'tokens')
+  if state.err then return tostring(state.err), 0 end
+  local refilledAt = now
+  local balance = limit
+  if state[1] then
+    refilledAt = tonumber(state[1])
+    balance = tonumber(state[2] or limit)
+  end
+  if refilledAt == nil or balance == nil or limit == nil then
+    return 'ERR value is not an integer or out of range', 0
+  end
+  if now >= refilledAt + interval then
+    local periods = math.floor((now - refilledAt) / interval)
+    balance = math.min(limit, balance + periods * refill)
+    refilledAt = refilledAt + periods * interval
+  end
+  if by > 0 and balance < by then
+    return -1, refilledAt + interval
+  end
+  local left = balance - by
+  redis.call('HSET', key, 'refilledAt', refilledAt, 'tokens', left)
+  local ttl = math.ceil((limit - left) / refill) * interval
+  if ttl > 0 then
+    redis.call('PEXPIRE', key, ttl)
+  end
+  return left, refilledAt + interval
+end
 local out = {}
 for i = 1, calls do
-  local now = tonumber(ARGV[3 + 2 * i])
-  local by = tonumber(ARGV[4 + 2 * i])
-  local state = redis.pcall('HMGET', KEYS[i], 'refilledAt', 'tokens')
-  if state.err then
-    out[2 * i - 1] = tostring(state.err)
-    out[2 * i] = 0
-  else
-    local refilledAt = now
-    local balance = limit
-    if state[1] then
-      refilledAt = tonumber(state[1])
-      balance = tonumber(state[2] or limit)
-    end
-    if now >= refilledAt + interval then
-      local periods = math.floor((now - refilledAt) / interval)
-      balance = math.min(limit, balance + periods * refill)
-      refilledAt = refilledAt + periods * interval
-    end
-    if by > 0 and balance < by then
-      out[2 * i - 1] = -1
-    else
-      local left = balance - by
-      redis.call('HSET', KEYS[i], 'refilledAt', refilledAt, 'tokens', left)
-      local ttl = math.ceil((limit - left) / refill) * interval
-      if ttl > 0 then
-        redis.call('PEXPIRE', KEYS[i], ttl)
-      end
-      out[2 * i - 1] = left
-    end
-    out[2 * i] = refilledAt + interval
-  end
+  out[2 * i - 1], out[2 * i] = take(KEYS[i], tonumber(ARGV[3 + 2 * i]), tonumber(ARGV[4 + 2 * i]))
 end
 out[2 * calls + 1] = limit
 return out
@@ -679,11 +695,15 @@ impl BatchShape {
         let bad = || Error::Store("malformed batch request".into());
         let calls = usize::try_from(*args.first().ok_or_else(bad)?).map_err(|_| bad())?;
         let shared = args.get(1..1 + self.shared_args.len()).ok_or_else(bad)?;
-        let own_keys = calls * self.keys_per_call;
+        let own_keys = calls.checked_mul(self.keys_per_call).ok_or_else(bad)?;
         let shared_keys = keys.get(own_keys..).ok_or_else(bad)?;
         let per_call = self.call_args.len();
         let base = 1 + self.shared_args.len();
-        if args.len() != base + calls * per_call {
+        let expected = calls
+            .checked_mul(per_call)
+            .and_then(|n| n.checked_add(base))
+            .ok_or_else(bad)?;
+        if args.len() != expected {
             return Err(bad());
         }
         (0..calls)
