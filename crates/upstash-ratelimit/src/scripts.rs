@@ -475,13 +475,20 @@ if #KEYS > 2 * calls then
   local override = stored[#KEYS] or redis.call('GET', KEYS[#KEYS])
   if override then limit = tonumber(override) end
 end
+-- Keys MGET found no string for are almost always absent; one EXISTS tells whether any of
+-- them holds another type, and only then is each looked at on its own.
+local absent = {}
+for j = 1, 2 * calls do
+  if not stored[j] then absent[#absent + 1] = KEYS[j] end
+end
+local mixed = #absent > 0 and redis.call('EXISTS', unpack(absent)) > 0
 local known = {}
 local function count(j)
   local key = KEYS[j]
   local n = known[key]
   if n == nil then
     local value = stored[j]
-    if not value then
+    if not value and mixed then
       value = redis.pcall('GET', key)
       if type(value) == 'table' then return nil, tostring(value.err) end
     end
