@@ -46,6 +46,16 @@ impl Command {
         self
     }
 
+    /// Appends a count of keys and then the keys themselves, as `EVAL`-style commands take
+    /// them, writing the keys only once.
+    pub(crate) fn push_counted(&mut self, keys: &impl ToArgs) {
+        let at = self.args.len();
+        self.args.push(Bytes::new());
+        keys.write_args(&mut self.args);
+        let count = self.args.len() - at - 1;
+        self.args[at] = Bytes::from(count.to_string());
+    }
+
     /// Appends arguments in place.
     pub fn push_arg(&mut self, arg: impl ToArgs) {
         arg.write_args(&mut self.args);

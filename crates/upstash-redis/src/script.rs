@@ -75,19 +75,18 @@ impl Script {
         args: impl ToArgs,
         alone: bool,
     ) -> Result<T> {
-        let keys = keys.to_args();
-        let args = args.to_args();
         let (by_sha, by_source) = if self.read_only {
             ("EVALSHA_RO", "EVAL_RO")
         } else {
             ("EVALSHA", "EVAL")
         };
+        // Keys and arguments are written straight into the command (again only for the
+        // rare `EVAL` after `NOSCRIPT`).
         let call = |name: &'static str, body: &str| {
-            Command::new(name)
-                .arg(body)
-                .arg(keys.len())
-                .arg(keys.as_slice())
-                .arg(args.as_slice())
+            let mut command = Command::new(name).arg(body);
+            command.push_counted(&keys);
+            command.push_arg(&args);
+            command
         };
         let send = |command: Command| async move {
             if alone {
