@@ -238,11 +238,7 @@ where
                 Err(e) if is_cross_slot(&e) => {
                     tracing::info!("ratelimit: CROSSSLOT on a batch; deciding one by one");
                     self.single_only.store(true, Ordering::Relaxed);
-                    let mut out = Vec::with_capacity(retry.len());
-                    for call in retry {
-                        out.push(self.eval_ints(script, call.keys, &call.args).await);
-                    }
-                    Ok(out)
+                    Ok(store::one_by_one(self, script, retry).await)
                 }
                 other => other,
             }

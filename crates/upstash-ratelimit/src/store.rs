@@ -134,13 +134,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         script: &'static LuaScript,
         calls: Vec<Call>,
     ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
-        Box::pin(async move {
-            let mut out = Vec::with_capacity(calls.len());
-            for call in calls {
-                out.push(self.eval_ints(script, call.keys, &call.args).await);
-            }
-            Ok(out)
-        })
+        Box::pin(async move { Ok(one_by_one(self, script, calls).await) })
     }
 
     /// Runs one plain command (`GET`, `SET`, `DEL`, `ZINCRBY`, `HSET`, `PEXPIRE`, ...).
@@ -169,6 +163,19 @@ pub struct Call {
     pub keys: Vec<String>,
     /// The script's `ARGV`.
     pub args: Vec<i64>,
+}
+
+/// The calls of a batch as single script runs, in order.
+pub(crate) async fn one_by_one<S: Store + ?Sized>(
+    store: &S,
+    script: &'static LuaScript,
+    calls: Vec<Call>,
+) -> Vec<Result<Reply>> {
+    let mut out = Vec::with_capacity(calls.len());
+    for call in calls {
+        out.push(store.eval_ints(script, call.keys, &call.args).await);
+    }
+    out
 }
 
 /// One batch-script run for `calls` (see [`Store::eval_batch`]): `eval` runs the batch
