@@ -533,3 +533,84 @@ async fn block_until_ready() {
 fn store_is_object_safe() {
     let _: Arc<dyn Store> = Arc::new(MemoryStore::new());
 }
+
+/// The memory store, claiming to batch: drives the limiter's batcher without a network.
+#[derive(Debug, Clone)]
+struct Batching(MemoryStore);
+
+impl Store for Batching {
+    fn batches(&self) -> bool {
+        true
+    }
+
+    fn eval<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> BoxFuture<'a, upstash_ratelimit::Result<Reply>> {
+        self.0.eval(script, keys, args)
+    }
+
+    fn eval_ints<'a>(
+        &'a self,
+        script: &'static LuaScript,
+        keys: Vec<String>,
+        args: &[i64],
+    ) -> BoxFuture<'a, upstash_ratelimit::Result<Reply>> {
+        self.0.eval_ints(script, keys, args)
+    }
+
+    fn command<'a>(&'a self, args: Vec<String>) -> BoxFuture<'a, upstash_ratelimit::Result<Reply>> {
+        self.0.command(args)
+    }
+}
+
+/// Polls `fut` on this thread with no Tokio context: a stand-in for another executor.
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+/// Off a Tokio runtime a batching store still gets every decision, one by one (batches are
+/// sent from Tokio tasks).
+#[test]
+fn concurrent_decisions_off_a_tokio_runtime_go_one_by_one() {
+    let rl = Ratelimit::builder(
+        Batching(MemoryStore::new()),
+        Algorithm::sliding_window(3, "1 h").unwrap(),
+    )
+    .timeout(None)
+    .build()
+    .unwrap();
+    let results = block_on(futures_util::future::join_all(
+        (0..10).map(|_| rl.limit("id")),
+    ));
+    let admitted = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap().success)
+        .count();
+    assert_eq!(admitted, 3);
+    assert_eq!(rl.metrics().batched, 0);
+}
+
+/// The batcher admits exactly the limit under 1,000 concurrent calls (the store's default
+/// `eval_batch`, one call after another).
+#[tokio::test]
+async fn batched_concurrent_calls_admit_exactly_the_limit() {
+    common::thousand_concurrent_calls_admit_exactly_100(Batching(MemoryStore::new()), "batching")
+        .await;
+}
