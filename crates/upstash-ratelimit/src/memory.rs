@@ -285,24 +285,29 @@ impl Db<'_> {
         }
     }
 
-    fn hset(&mut self, key: &str, pairs: &[(String, String)]) -> Result<i64> {
-        let now = self.now;
-        if live(self.map, key, now).is_none() {
+    /// The hash at `key`, created empty (room for `capacity` fields) when the key is absent
+    /// or expired; a key of another type is `WRONGTYPE`.
+    fn hash_mut(&mut self, key: &str, capacity: usize) -> Result<&mut Vec<(String, String)>> {
+        if live(self.map, key, self.now).is_none() {
             self.map.insert(
                 key.to_owned(),
                 Entry {
-                    data: Data::Hash(Vec::new()),
+                    data: Data::Hash(Vec::with_capacity(capacity)),
                     expires_at: None,
                 },
             );
         }
-        let Some(Entry {
-            data: Data::Hash(h),
-            ..
-        }) = self.map.get_mut(key)
-        else {
-            return Err(wrongtype());
-        };
+        match self.map.get_mut(key) {
+            Some(Entry {
+                data: Data::Hash(h),
+                ..
+            }) => Ok(h),
+            _ => Err(wrongtype()),
+        }
+    }
+
+    fn hset(&mut self, key: &str, pairs: &[(String, String)]) -> Result<i64> {
+        let h = self.hash_mut(key, 0)?;
         let mut added = 0;
         for (f, v) in pairs {
             match h.iter_mut().find(|(k, _)| k == f) {
@@ -319,23 +324,7 @@ impl Db<'_> {
     /// `HSET key f1 x1 f2 x2 ...` with numbers, updating existing fields in place (no
     /// allocation once the hash exists).
     fn hset_nums(&mut self, key: &str, pairs: &[(&str, f64)]) -> Result<()> {
-        let now = self.now;
-        if live(self.map, key, now).is_none() {
-            self.map.insert(
-                key.to_owned(),
-                Entry {
-                    data: Data::Hash(Vec::with_capacity(pairs.len())),
-                    expires_at: None,
-                },
-            );
-        }
-        let Some(Entry {
-            data: Data::Hash(h),
-            ..
-        }) = self.map.get_mut(key)
-        else {
-            return Err(wrongtype());
-        };
+        let h = self.hash_mut(key, pairs.len())?;
         for &(f, x) in pairs {
             match h.iter_mut().find(|(k, _)| k == f) {
                 Some(slot) => {
