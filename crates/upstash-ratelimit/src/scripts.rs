@@ -435,16 +435,26 @@ return out
 // layout. A call whose command fails answers its error text in place of its values (the other
 // calls still run, so no caller loses a decision the server made).
 
-// KEYS [counter] per call, then the dynamic-limit key when on
-// ARGV [calls, tokens, windowMs, then incrementBy per call]
-// Reply: used per call, then the limit.
-const FIXED_LIMIT_BATCH: &str = r#"local calls = tonumber(ARGV[1])
+/// The start of the fixed-window and token-bucket batch scripts: the call count, and the
+/// limit (`ARGV[2]`, or the dynamic limit when its key follows the calls' keys).
+macro_rules! batch_head {
+    () => {
+        r#"local calls = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 if #KEYS > calls then
   local override = redis.call('GET', KEYS[#KEYS])
   if override then limit = tonumber(override) end
 end
-local out = {}
+"#
+    };
+}
+
+// KEYS [counter] per call, then the dynamic-limit key when on
+// ARGV [calls, tokens, windowMs, then incrementBy per call]
+// Reply: used per call, then the limit.
+const FIXED_LIMIT_BATCH: &str = concat!(
+    batch_head!(),
+    r#"local out = {}
 for i = 1, calls do
   local by = tonumber(ARGV[3 + i])
   local used = redis.pcall('INCRBY', KEYS[i], by)
@@ -459,7 +469,8 @@ for i = 1, calls do
 end
 out[calls + 1] = limit
 return out
-"#;
+"#
+);
 
 // KEYS [current, previous] per call, then the dynamic-limit key when on
 // ARGV [calls, tokens, windowMs, then nowMs, incrementBy per call]
@@ -535,14 +546,10 @@ return out
 // KEYS [bucket] per call, then the dynamic-limit key when on
 // ARGV [calls, maxTokens, intervalMs, refillRate, then nowMs, incrementBy per call]
 // Reply: remaining (-1 when refused) and reset per call, then the limit.
-const TOKEN_LIMIT_BATCH: &str = r#"local calls = tonumber(ARGV[1])
-local limit = tonumber(ARGV[2])
-local interval = tonumber(ARGV[3])
+const TOKEN_LIMIT_BATCH: &str = concat!(
+    batch_head!(),
+    r#"local interval = tonumber(ARGV[3])
 local refill = tonumber(ARGV[4])
-if #KEYS > calls then
-  local override = redis.call('GET', KEYS[#KEYS])
-  if override then limit = tonumber(override) end
-end
 -- One call: its remaining tokens (-1 when refused) and reset, or an error text.
 local function take(key, now, by)
   local state = redis.pcall('HMGET', key, 'refilledAt', 'tokens')
@@ -578,7 +585,8 @@ for i = 1, calls do
 end
 out[2 * calls + 1] = limit
 return out
-"#;
+"#
+);
 
 pub(crate) static FIXED_BATCH: LazyLock<LuaScript> =
     LazyLock::new(|| LuaScript::new(ScriptKind::FixedLimitBatch, FIXED_LIMIT_BATCH, false, true));
