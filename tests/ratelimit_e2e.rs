@@ -508,16 +508,7 @@ async fn ip_deny_list_refreshes_from_the_feed_and_can_be_disabled() {
         .query()
         .await
         .unwrap();
-    let rl = Ratelimit::builder(redis.clone(), Algorithm::fixed_window(10, "1 h").unwrap())
-        .prefix(&p)
-        .ephemeral_cache(false)
-        .ip_deny_list(IpDenyList::new(6).unwrap().source_url(&source))
-        .build()
-        .unwrap();
-    let ip = |ip: &str| LimitOptions {
-        ip: Some(ip.into()),
-        ..Default::default()
-    };
+    let rl = ipsum_limiter(redis.clone(), &p, &source);
 
     // No list yet: allowed, and this call refreshes it.
     let first = rl.limit_with("u1", ip("10.0.0.1")).await.unwrap();
@@ -570,21 +561,35 @@ async fn ip_deny_list_refreshes_from_the_feed_and_can_be_disabled() {
     assert_eq!(fetches.load(AtomicOrdering::SeqCst), 2);
 }
 
+/// A fixed window of 10 per hour under `prefix`, with the automatic IP deny list read from
+/// `source` and no ephemeral cache.
+fn ipsum_limiter(store: impl Store, prefix: &str, source: &str) -> Ratelimit {
+    Ratelimit::builder(store, Algorithm::fixed_window(10, "1 h").unwrap())
+        .prefix(prefix)
+        .ephemeral_cache(false)
+        .ip_deny_list(IpDenyList::new(6).unwrap().source_url(source))
+        .build()
+        .unwrap()
+}
+
+/// A call from `ip`.
+fn ip(ip: &str) -> LimitOptions {
+    LimitOptions {
+        ip: Some(ip.into()),
+        ..Default::default()
+    }
+}
+
 /// The in-memory store runs the same refresh and disable steps.
 #[tokio::test]
 async fn ip_deny_list_on_the_memory_store() {
     let (source, fetches) = ipsum_feed("10.9.0.1\n10.9.0.2\n").await;
     let store = MemoryStore::new();
-    let rl = Ratelimit::builder(store.clone(), Algorithm::fixed_window(10, "1 h").unwrap())
-        .prefix(testing::prefix("rl-ipsum-mem").trim_end_matches(':'))
-        .ephemeral_cache(false)
-        .ip_deny_list(IpDenyList::new(6).unwrap().source_url(&source))
-        .build()
-        .unwrap();
-    let ip = |ip: &str| LimitOptions {
-        ip: Some(ip.into()),
-        ..Default::default()
-    };
+    let rl = ipsum_limiter(
+        store.clone(),
+        testing::prefix("rl-ipsum-mem").trim_end_matches(':'),
+        &source,
+    );
     let first = rl.limit_with("a", ip("10.9.0.2")).await.unwrap();
     assert!(first.success);
     first.pending.wait().await;

@@ -56,6 +56,12 @@ fn approx(a: f32, b: f32) -> bool {
     (a - b).abs() < 1e-5
 }
 
+/// The best hit's score for `query` (the namespace holds at least one vector).
+async fn top_score(index: &Index, query: Vec<f32>) -> f32 {
+    let r = index.query(Query::vector(query)).await.expect("query");
+    r[0].score
+}
+
 #[tokio::test]
 async fn upsert_fetch_delete_roundtrip() {
     let idx = ns("cos", "roundtrip");
@@ -151,21 +157,15 @@ async fn score_formulas_per_metric() {
     euc.upsert([Upsert::dense("p", vec![3.0, 4.0])])
         .await
         .expect("upsert");
-    let r = euc
-        .query(Query::vector(vec![0.0, 0.0]))
-        .await
-        .expect("query");
-    assert!(approx(r[0].score, 1.0 / 26.0), "{}", r[0].score);
+    let score = top_score(&euc, vec![0.0, 0.0]).await;
+    assert!(approx(score, 1.0 / 26.0), "{score}");
 
     let dot = ns("dot", "scores");
     dot.upsert([Upsert::dense("p", vec![0.8, 0.6])])
         .await
         .expect("upsert");
-    let r = dot
-        .query(Query::vector(vec![0.6, 0.8]))
-        .await
-        .expect("query");
-    assert!(approx(r[0].score, 0.98), "{}", r[0].score);
+    let score = top_score(&dot, vec![0.6, 0.8]).await;
+    assert!(approx(score, 0.98), "{score}");
 
     // Ties keep insertion order.
     let ties = ns("cos", "ties");
@@ -859,17 +859,11 @@ async fn more_score_values_per_metric() {
     cos.upsert([Upsert::dense("x", vec![1.0, 0.0])])
         .await
         .expect("upsert");
-    let r = cos
-        .query(Query::vector(vec![1.0, 1.0]))
-        .await
-        .expect("query");
-    assert!(approx(r[0].score, 0.853_553_4), "{}", r[0].score);
+    let score = top_score(&cos, vec![1.0, 1.0]).await;
+    assert!(approx(score, 0.853_553_4), "{score}");
     // Cosine ignores length: [2,0] scores like [1,0].
-    let r = cos
-        .query(Query::vector(vec![5.0, 0.0]))
-        .await
-        .expect("query");
-    assert!(approx(r[0].score, 1.0), "{}", r[0].score);
+    let score = top_score(&cos, vec![5.0, 0.0]).await;
+    assert!(approx(score, 1.0), "{score}");
     // Euclidean: squared distance from [1,1] to [2,3] is 1 + 4 = 5 → 1/6.
     let euc = ns("euc", "scores2");
     euc.upsert([
