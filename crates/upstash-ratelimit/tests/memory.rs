@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-#[path = "../../../tests/common/ratelimit.rs"]
+#[path = "../../../tests/e2e/ratelimit_common.rs"]
 mod common;
 
 use upstash_ratelimit::scripts::LuaScript;

@@ -18,8 +18,7 @@ use upstash_ratelimit::{
 };
 use upstash_redis::Redis;
 
-#[path = "common/ratelimit.rs"]
-mod common;
+use crate::ratelimit_common as common;
 use common::run_scenario;
 
 /// A multiple of every window used below, in the near past (keys get real TTLs).

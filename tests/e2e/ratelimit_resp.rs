@@ -4,8 +4,7 @@
 
 use upstash_local::{testing, LocalStack};
 
-#[path = "common/ratelimit.rs"]
-mod common;
+use crate::ratelimit_common as common;
 use common::run_scenario;
 use upstash_ratelimit::redis;
 use upstash_ratelimit::{

@@ -1,5 +1,6 @@
 //! Scenarios shared by the rate-limit tests of every backend (REST, RESP, in-memory), so each
-//! backend is held to the very same steps. Included with `#[path]` by the test files.
+//! backend is held to the very same steps. A module of the e2e binary, used by the
+//! REST and RESP test modules (and by the memory store's tests through `#[path]`).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use upstash_ratelimit::scripts::{self, LuaScript, ScriptKind};
