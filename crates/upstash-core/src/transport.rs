@@ -116,6 +116,11 @@ pub struct Transport {
 struct Inner {
     client: reqwest::Client,
     base: String,
+    /// `base` parsed once: each request only sets its path and query on a copy, instead of
+    /// parsing the whole URL (scheme, host, IDNA) again.
+    root: url::Url,
+    /// The base URL's path without a trailing `/` (`""` for a bare host).
+    root_path: String,
     auth: Option<HeaderValue>,
     retry: RetryPolicy,
     timeout: Option<Duration>,
@@ -189,6 +194,7 @@ impl TransportBuilder {
     pub fn build(self) -> Result<Transport, Error> {
         let url = crate::env::base_url("base URL", &self.base)?;
         let base = url.as_str().trim_end_matches('/').to_owned();
+        let root_path = url.path().trim_end_matches('/').to_owned();
         let auth = self.auth.header_value()?;
         let client = match self.client {
             Some(client) => client,
@@ -211,6 +217,8 @@ impl TransportBuilder {
             inner: Arc::new(Inner {
                 client,
                 base,
+                root: url,
+                root_path,
                 auth,
                 retry: self.retry,
                 timeout: self.timeout,
@@ -297,8 +305,20 @@ impl Transport {
         }
     }
 
+    /// The URL of a request: the base URL with `path` (and its query, if any) appended.
+    fn request_url(&self, path: &str) -> url::Url {
+        let (path, query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
+        };
+        let mut url = self.inner.root.clone();
+        url.set_path(&format!("{}{path}", self.inner.root_path));
+        url.set_query(query);
+        url
+    }
+
     fn prepare(&self, req: &Request, attempt: u32) -> reqwest::RequestBuilder {
-        let url = format!("{}{}", self.inner.base, req.path);
+        let url = self.request_url(&req.path);
         let mut builder = self
             .inner
             .client
@@ -420,6 +440,39 @@ mod tests {
             Request::new(Method::POST, "/pipeline").endpoint(),
             "pipeline"
         );
+    }
+
+    #[test]
+    fn request_urls_equal_parsing_base_and_path_together() {
+        let bases = [
+            "http://127.0.0.1:1",
+            "https://eu1-x.upstash.io/",
+            "https://proxy.example/upstash/v1",
+            "https://proxy.example/upstash/v1/",
+        ];
+        let paths = [
+            "",
+            "/",
+            "/pipeline",
+            "/multi-exec",
+            "/set/k%20ey/v?EX=100",
+            "/get/a%2Fb",
+            "/v2/publish/https%3A%2F%2Fexample.com%2Fa%3Fb%3Dc",
+            "/v2/messages?cursor=1&count=2",
+            "/query-data/ns?x=%C3%A9",
+        ];
+        for base in bases {
+            let Ok(t) = Transport::builder(base, Auth::None).build() else {
+                panic!("build {base}")
+            };
+            for path in paths {
+                let whole = format!("{}{path}", t.base_url());
+                let Ok(expected) = url::Url::parse(&whole) else {
+                    panic!("parse {whole}")
+                };
+                assert_eq!(t.request_url(path), expected, "{base} + {path}");
+            }
+        }
     }
 
     #[test]

@@ -62,16 +62,24 @@ impl ToArgs for Bytes {
     }
 }
 
-macro_rules! to_args_display {
+macro_rules! to_args_integer {
     ($($t:ty),*) => {$(
         impl ToArgs for $t {
             fn write_args(&self, out: &mut Vec<Bytes>) {
-                out.push(Bytes::from(self.to_string()));
+                out.push(Bytes::copy_from_slice(itoa::Buffer::new().format(*self).as_bytes()));
             }
         }
     )*};
 }
-to_args_display!(i8, i16, i32, i64, i128, isize, u16, u32, u64, u128, usize, char);
+to_args_integer!(i8, i16, i32, i64, i128, isize, u16, u32, u64, u128, usize);
+
+impl ToArgs for char {
+    fn write_args(&self, out: &mut Vec<Bytes>) {
+        out.push(Bytes::copy_from_slice(
+            self.encode_utf8(&mut [0; 4]).as_bytes(),
+        ));
+    }
+}
 
 impl ToArgs for f64 {
     fn write_args(&self, out: &mut Vec<Bytes>) {
@@ -163,5 +171,11 @@ mod tests {
         assert_eq!(1.5f64.to_args(), vec![Bytes::from_static(b"1.5")]);
         assert_eq!(None::<i64>.to_args().len(), 0);
         assert_eq!((-3i64).to_args(), vec![Bytes::from_static(b"-3")]);
+        assert_eq!(i64::MIN.to_args(), vec![Bytes::from(i64::MIN.to_string())]);
+        assert_eq!(
+            u128::MAX.to_args(),
+            vec![Bytes::from(u128::MAX.to_string())]
+        );
+        assert_eq!('é'.to_args(), vec![Bytes::from("é")]);
     }
 }

@@ -53,7 +53,7 @@ impl Command {
         self.args.push(Bytes::new());
         keys.write_args(&mut self.args);
         let count = self.args.len() - at - 1;
-        self.args[at] = Bytes::from(count.to_string());
+        self.args[at] = Bytes::copy_from_slice(itoa::Buffer::new().format(count).as_bytes());
     }
 
     /// Appends arguments in place.
