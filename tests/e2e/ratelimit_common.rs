@@ -258,3 +258,75 @@ pub async fn batches_decide_like_single_runs(store: impl Store, prefix: &str) {
         }
     }
 }
+
+/// A non-numeric dynamic limit fails every sliding-window call, batched or not, but a refund or
+/// a zero rate is applied first (the single script increments before its arithmetic fails), so
+/// the counters end the same either way: values and TTLs.
+pub async fn broken_dynamic_limit_leaves_the_same_counters(store: impl Store, prefix: &str) {
+    let t0 = scenario_start();
+    let w = 10_000;
+    let steps: &[(&str, i64)] = &[("a", -2), ("a", 1), ("n", 0), ("a", 0), ("a", -1), ("a", 3)];
+    let mut ends = Vec::new();
+    for batched in [false, true] {
+        let p = format!("{prefix}:{batched}");
+        let bucket = (t0 + 100).div_euclid(w);
+        for (key, value) in [
+            (format!("{p}:dynamic"), "abc"),
+            (format!("{p}:a:{bucket}"), "5"),
+        ] {
+            store
+                .command(vec!["SET".into(), key, value.into()])
+                .await
+                .unwrap();
+        }
+        let calls: Vec<Call> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, &(id, rate))| {
+                let now = t0 + 100 + i as i64;
+                let bucket = now.div_euclid(w);
+                Call {
+                    keys: vec![
+                        format!("{p}:{id}:{bucket}"),
+                        format!("{p}:{id}:{}", bucket - 1),
+                        format!("{p}:dynamic"),
+                    ],
+                    args: vec![5, now, w, rate],
+                }
+            })
+            .collect();
+        let script = script(ScriptKind::SlidingLimit);
+        let failed: Vec<bool> = if batched {
+            match store.eval_batch(script, calls).await {
+                Ok(results) => results.iter().map(Result::is_err).collect(),
+                // The limit the batch reports is missing too: the whole batch fails.
+                Err(_) => vec![true; steps.len()],
+            }
+        } else {
+            let mut out = Vec::new();
+            for c in calls {
+                out.push(store.eval_ints(script, c.keys, &c.args).await.is_err());
+            }
+            out
+        };
+        assert_eq!(failed, vec![true; steps.len()], "batched={batched}");
+        let mut end = Vec::new();
+        for id in ["a", "n"] {
+            let key = format!("{p}:{id}:{bucket}");
+            let value = store
+                .command(vec!["GET".into(), key.clone()])
+                .await
+                .unwrap();
+            let ttl = store.command(vec!["PTTL".into(), key]).await.unwrap();
+            end.push((value, ttl.as_i64().map(|t| t > 0)));
+        }
+        ends.push(end);
+    }
+    assert_eq!(
+        ends[0][0].0,
+        Reply::Bytes(b"2".to_vec()),
+        "5 - 2 - 1, the rest failed"
+    );
+    assert_eq!(ends[0][1], (Reply::Bytes(b"0".to_vec()), Some(true)));
+    assert_eq!(ends[1], ends[0]);
+}

@@ -55,6 +55,9 @@ async fn scripts_agree_with_reference_arithmetic_over_resp() {
 async fn batches_decide_like_single_runs_over_resp() {
     let store = resp(testing::shared()).await;
     common::batches_decide_like_single_runs(store, &testing::prefix("rl-resp-batch")).await;
+    let store = resp(testing::shared()).await;
+    let broken = testing::prefix("rl-resp-batch-broken-limit");
+    common::broken_dynamic_limit_leaves_the_same_counters(store, &broken).await;
 }
 
 #[tokio::test]

@@ -518,7 +518,7 @@ for i = 1, calls do
   failed = failed or failedPrevious
   if failed then
     out[i] = failed
-  elseif current == nil or previous == nil or limit == nil then
+  elseif current == nil or previous == nil or (limit == nil and by > 0) then
     out[i] = 'ERR value is not an integer or out of range'
   else
     local elapsed = (now % window) / window
@@ -534,7 +534,13 @@ for i = 1, calls do
         if after == by then
           redis.call('PEXPIRE', key, window * 2 + 1000)
         end
-        out[i] = limit - (after + carried)
+        if limit == nil then
+          -- A non-numeric dynamic limit: the single script applies a refund (or a zero
+          -- rate) before its arithmetic fails, so this call does the same, then fails.
+          out[i] = 'ERR value is not an integer or out of range'
+        else
+          out[i] = limit - (after + carried)
+        end
       end
     end
   end
