@@ -330,3 +330,71 @@ pub async fn broken_dynamic_limit_leaves_the_same_counters(store: impl Store, pr
     assert_eq!(ends[0][1], (Reply::Bytes(b"0".to_vec()), Some(true)));
     assert_eq!(ends[1], ends[0]);
 }
+
+/// Random batches (a fixed seed): identifiers from a small set so keys repeat, times spread
+/// over three windows so calls read counters earlier calls of the same run wrote, rates from
+/// -2 to 3, limits low enough to refuse. Each batch runs once batched and once call by call on
+/// separate prefixes; the answers and the final counters (values and whether they expire) must
+/// be equal. Sliding window, the batch script with the most logic of its own.
+pub async fn random_sliding_batches_match_single_runs(store: impl Store, prefix: &str) {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let t0 = scenario_start();
+    let w = 10_000;
+    let script = script(ScriptKind::SlidingLimit);
+    for round in 0..25 {
+        let limit = 1 + next(6) as i64;
+        let steps: Vec<(u64, i64, i64)> = (0..(2 + next(30)))
+            .map(|_| (next(4), next(3 * w as u64) as i64, next(6) as i64 - 2))
+            .collect();
+        let mut answers = Vec::new();
+        let mut counters = Vec::new();
+        for batched in [false, true] {
+            let p = format!("{prefix}:{round}:{batched}");
+            let calls: Vec<Call> = steps
+                .iter()
+                .map(|&(id, dt, rate)| {
+                    let now = t0 + dt;
+                    let bucket = now.div_euclid(w);
+                    Call {
+                        keys: vec![
+                            format!("{p}:{id}:{bucket}"),
+                            format!("{p}:{id}:{}", bucket - 1),
+                        ],
+                        args: vec![limit, now, w, rate],
+                    }
+                })
+                .collect();
+            let results = if batched {
+                store.eval_batch(script, calls).await.unwrap()
+            } else {
+                let mut out = Vec::new();
+                for c in calls {
+                    out.push(store.eval_ints(script, c.keys, &c.args).await);
+                }
+                out
+            };
+            answers.push(results.iter().map(outcome).collect::<Vec<_>>());
+            let mut end = Vec::new();
+            for id in 0..4 {
+                for bucket in (t0.div_euclid(w) - 1)..=(t0 + 3 * w).div_euclid(w) {
+                    let key = format!("{p}:{id}:{bucket}");
+                    let value = store
+                        .command(vec!["GET".into(), key.clone()])
+                        .await
+                        .unwrap();
+                    let ttl = store.command(vec!["PTTL".into(), key]).await.unwrap();
+                    end.push((value, ttl.as_i64().map(|t| t > 0)));
+                }
+            }
+            counters.push(end);
+        }
+        assert_eq!(answers[1], answers[0], "round {round}: {steps:?}");
+        assert_eq!(counters[1], counters[0], "round {round}: {steps:?}");
+    }
+}

@@ -225,6 +225,8 @@ async fn batches_decide_like_single_runs_over_rest() {
     common::batches_decide_like_single_runs(plain, &testing::prefix("rl-batch-plain")).await;
     let broken = testing::prefix("rl-batch-broken-limit");
     common::broken_dynamic_limit_leaves_the_same_counters(client(stack), &broken).await;
+    let random = testing::prefix("rl-batch-random");
+    common::random_sliding_batches_match_single_runs(client(stack), &random).await;
 }
 
 /// One HTTP request per decision at concurrency 1; a blocked id cached locally makes none.

@@ -58,6 +58,9 @@ async fn batches_decide_like_single_runs_over_resp() {
     let store = resp(testing::shared()).await;
     let broken = testing::prefix("rl-resp-batch-broken-limit");
     common::broken_dynamic_limit_leaves_the_same_counters(store, &broken).await;
+    let store = resp(testing::shared()).await;
+    let random = testing::prefix("rl-resp-batch-random");
+    common::random_sliding_batches_match_single_runs(store, &random).await;
 }
 
 #[tokio::test]

@@ -481,7 +481,8 @@ const SLIDING_LIMIT_BATCH: &str = r#"local calls = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
 local stored = redis.call('MGET', unpack(KEYS))
-if #KEYS > 2 * calls then
+local nkeys = 2 * calls
+if #KEYS > nkeys then
   -- MGET answers nil for a key of another type too: GET it to raise that error as JS would.
   local override = stored[#KEYS] or redis.call('GET', KEYS[#KEYS])
   if override then limit = tonumber(override) end
@@ -489,40 +490,43 @@ end
 -- Keys MGET found no string for are almost always absent; one EXISTS tells whether any of
 -- them holds another type, and only then is each looked at on its own.
 local absent = {}
-for j = 1, 2 * calls do
+for j = 1, nkeys do
   if not stored[j] then absent[#absent + 1] = KEYS[j] end
 end
 local mixed = #absent > 0 and redis.call('EXISTS', unpack(absent)) > 0
-local known = {}
-local function count(j)
-  local key = KEYS[j]
-  local n = known[key]
-  if n == nil then
-    local value = stored[j]
-    if not value and mixed then
-      value = redis.pcall('GET', key)
-      if type(value) == 'table' then return nil, tostring(value.err) end
-    end
-    n = tonumber(value or '0')
-    known[key] = n
-  end
-  return n
-end
+-- Counts written by earlier calls of this run; everything else is as MGET read it.
+local written = {}
 local out = {}
 for i = 1, calls do
-  local key = KEYS[2 * i - 1]
-  local now = tonumber(ARGV[2 + 2 * i])
+  local c = 2 * i - 1
+  local key = KEYS[c]
+  local current = written[key]
+  local previous = written[KEYS[c + 1]]
+  local failed
+  if current == nil then
+    local value = stored[c]
+    if not value and mixed then
+      value = redis.pcall('GET', key)
+      if type(value) == 'table' then failed = tostring(value.err) end
+    end
+    current = tonumber(value or '0')
+  end
+  if previous == nil and not failed then
+    local value = stored[c + 1]
+    if not value and mixed then
+      value = redis.pcall('GET', KEYS[c + 1])
+      if type(value) == 'table' then failed = tostring(value.err) end
+    end
+    previous = tonumber(value or '0')
+  end
   local by = tonumber(ARGV[3 + 2 * i])
-  local current, failed = count(2 * i - 1)
-  local previous, failedPrevious = count(2 * i)
-  failed = failed or failedPrevious
   if failed then
     out[i] = failed
   elseif current == nil or previous == nil or (limit == nil and by > 0) then
     out[i] = 'ERR value is not an integer or out of range'
   else
-    local elapsed = (now % window) / window
-    local carried = math.floor((1 - elapsed) * previous)
+    local now = tonumber(ARGV[2 + 2 * i])
+    local carried = math.floor((1 - (now % window) / window) * previous)
     if by > 0 and carried + current >= limit then
       out[i] = -1
     else
@@ -530,7 +534,7 @@ for i = 1, calls do
       if type(after) == 'table' then
         out[i] = tostring(after.err)
       else
-        known[key] = after
+        written[key] = after
         if after == by then
           redis.call('PEXPIRE', key, window * 2 + 1000)
         end
