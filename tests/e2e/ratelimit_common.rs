@@ -120,6 +120,40 @@ fn outcome(r: &upstash_ratelimit::Result<Reply>) -> Result<Reply, &'static str> 
     }
 }
 
+/// Runs `calls` of `kind` as one batch script run, or one by one.
+async fn run_calls(
+    store: &impl Store,
+    kind: ScriptKind,
+    calls: Vec<Call>,
+    batched: bool,
+) -> upstash_ratelimit::Result<Vec<upstash_ratelimit::Result<Reply>>> {
+    if batched {
+        return store.eval_batch(script(kind), calls).await;
+    }
+    let mut out = Vec::new();
+    for c in calls {
+        out.push(store.eval_ints(script(kind), c.keys, &c.args).await);
+    }
+    Ok(out)
+}
+
+/// Each key's value and whether it expires (`None` when it is absent).
+async fn counters(
+    store: &impl Store,
+    keys: impl IntoIterator<Item = String>,
+) -> Vec<(Reply, Option<bool>)> {
+    let mut out = Vec::new();
+    for key in keys {
+        let value = store
+            .command(vec!["GET".into(), key.clone()])
+            .await
+            .unwrap();
+        let ttl = store.command(vec!["PTTL".into(), key]).await.unwrap();
+        out.push((value, ttl.as_i64().filter(|t| *t != -2).map(|t| t > 0)));
+    }
+    out
+}
+
 /// The calls of one batch for `script` under key prefix `p`: several identifiers, one of them
 /// called past its limit, refunds and zero rates, calls on both sides of a window boundary
 /// (a later call's previous window is an earlier call's current one), one identifier whose
@@ -235,15 +269,7 @@ pub async fn batches_decide_like_single_runs(store: impl Store, prefix: &str) {
                     store.command(cmd).await.unwrap();
                 }
                 let calls = batch_calls(kind, &p, t0, dynamic);
-                let results = if batched {
-                    store.eval_batch(script(kind), calls).await.unwrap()
-                } else {
-                    let mut out = Vec::new();
-                    for c in calls {
-                        out.push(store.eval_ints(script(kind), c.keys, &c.args).await);
-                    }
-                    out
-                };
+                let results = run_calls(&store, kind, calls, batched).await.unwrap();
                 answers.push(results.iter().map(outcome).collect::<Vec<_>>());
             }
             assert_eq!(answers[0].len(), 18);
@@ -295,32 +321,14 @@ pub async fn broken_dynamic_limit_leaves_the_same_counters(store: impl Store, pr
                 }
             })
             .collect();
-        let script = script(ScriptKind::SlidingLimit);
-        let failed: Vec<bool> = if batched {
-            match store.eval_batch(script, calls).await {
+        let failed: Vec<bool> =
+            match run_calls(&store, ScriptKind::SlidingLimit, calls, batched).await {
                 Ok(results) => results.iter().map(Result::is_err).collect(),
                 // The limit the batch reports is missing too: the whole batch fails.
                 Err(_) => vec![true; steps.len()],
-            }
-        } else {
-            let mut out = Vec::new();
-            for c in calls {
-                out.push(store.eval_ints(script, c.keys, &c.args).await.is_err());
-            }
-            out
-        };
+            };
         assert_eq!(failed, vec![true; steps.len()], "batched={batched}");
-        let mut end = Vec::new();
-        for id in ["a", "n"] {
-            let key = format!("{p}:{id}:{bucket}");
-            let value = store
-                .command(vec!["GET".into(), key.clone()])
-                .await
-                .unwrap();
-            let ttl = store.command(vec!["PTTL".into(), key]).await.unwrap();
-            end.push((value, ttl.as_i64().map(|t| t > 0)));
-        }
-        ends.push(end);
+        ends.push(counters(&store, ["a", "n"].map(|id| format!("{p}:{id}:{bucket}"))).await);
     }
     assert_eq!(
         ends[0][0].0,
@@ -346,14 +354,13 @@ pub async fn random_sliding_batches_match_single_runs(store: impl Store, prefix:
     };
     let t0 = scenario_start();
     let w = 10_000;
-    let script = script(ScriptKind::SlidingLimit);
     for round in 0..25 {
         let limit = 1 + next(6) as i64;
         let steps: Vec<(u64, i64, i64)> = (0..(2 + next(30)))
             .map(|_| (next(4), next(3 * w as u64) as i64, next(6) as i64 - 2))
             .collect();
         let mut answers = Vec::new();
-        let mut counters = Vec::new();
+        let mut ends = Vec::new();
         for batched in [false, true] {
             let p = format!("{prefix}:{round}:{batched}");
             let calls: Vec<Call> = steps
@@ -370,31 +377,23 @@ pub async fn random_sliding_batches_match_single_runs(store: impl Store, prefix:
                     }
                 })
                 .collect();
-            let results = if batched {
-                store.eval_batch(script, calls).await.unwrap()
-            } else {
-                let mut out = Vec::new();
-                for c in calls {
-                    out.push(store.eval_ints(script, c.keys, &c.args).await);
-                }
-                out
-            };
-            answers.push(results.iter().map(outcome).collect::<Vec<_>>());
-            let mut end = Vec::new();
-            for id in 0..4 {
-                for bucket in (t0.div_euclid(w) - 1)..=(t0 + 3 * w).div_euclid(w) {
-                    let key = format!("{p}:{id}:{bucket}");
-                    let value = store
-                        .command(vec!["GET".into(), key.clone()])
-                        .await
-                        .unwrap();
-                    let ttl = store.command(vec!["PTTL".into(), key]).await.unwrap();
-                    end.push((value, ttl.as_i64().map(|t| t > 0)));
-                }
-            }
-            counters.push(end);
+            let results = run_calls(&store, ScriptKind::SlidingLimit, calls, batched);
+            answers.push(
+                results
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(outcome)
+                    .collect::<Vec<_>>(),
+            );
+            let buckets = (t0.div_euclid(w) - 1)..=(t0 + 3 * w).div_euclid(w);
+            let keys: Vec<String> = (0..4)
+                .flat_map(|id| buckets.clone().map(move |b| (id, b)))
+                .map(|(id, b)| format!("{p}:{id}:{b}"))
+                .collect();
+            ends.push(counters(&store, keys).await);
         }
         assert_eq!(answers[1], answers[0], "round {round}: {steps:?}");
-        assert_eq!(counters[1], counters[0], "round {round}: {steps:?}");
+        assert_eq!(ends[1], ends[0], "round {round}: {steps:?}");
     }
 }
