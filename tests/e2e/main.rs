@@ -10,6 +10,7 @@
 mod kafka_e2e;
 mod qstash_e2e;
 mod ratelimit_axum;
+mod ratelimit_cluster;
 mod ratelimit_common;
 mod ratelimit_e2e;
 mod ratelimit_multiregion;

@@ -47,7 +47,9 @@ pub(crate) async fn eval_decision(
     keys: Vec<String>,
     args: &[i64],
 ) -> Result<Reply> {
-    let Some(batcher) = &inner.batcher else {
+    let Some(batcher) = inner.batcher.as_ref().filter(|_| inner.store.batches()) else {
+        // No batching, or the store stopped batching (a cluster refused a batch spanning
+        // slots): concurrent decisions go straight to the store, each on its own.
         return inner.store.eval_ints(script, keys, args).await;
     };
     if tokio::runtime::Handle::try_current().is_err() {

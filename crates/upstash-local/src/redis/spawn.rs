@@ -44,7 +44,7 @@ fn find_binary(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn free_port() -> Result<u16, Error> {
+pub(crate) fn free_port() -> Result<u16, Error> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }
@@ -52,6 +52,14 @@ fn free_port() -> Result<u16, Error> {
 impl RedisProcess {
     /// Starts redis-server on a free loopback port and waits until it answers PING.
     pub(crate) async fn start(cfg: &RedisConfig) -> Result<RedisProcess, Error> {
+        Self::start_with(cfg, &[]).await
+    }
+
+    /// [`RedisProcess::start`] with further `redis-server` arguments (test clusters).
+    pub(crate) async fn start_with(
+        cfg: &RedisConfig,
+        extra: &[String],
+    ) -> Result<RedisProcess, Error> {
         let bin = find_binary(&cfg.redis_server).ok_or_else(|| {
             Error::RedisServerMissing(format!(
                 "redis-server binary `{}` not found in PATH; install it (e.g. `apt-get install redis-server`) or set redis_url / --redis-url to use an existing server",
@@ -60,7 +68,7 @@ impl RedisProcess {
         })?;
         let mut last_err = None;
         for _ in 0..3 {
-            match Self::try_start(&bin, cfg).await {
+            match Self::try_start(&bin, cfg, extra).await {
                 Ok(p) => return Ok(p),
                 Err(e) => {
                     tracing::warn!(error = %e, "redis-server did not start, retrying");
@@ -71,11 +79,16 @@ impl RedisProcess {
         Err(last_err.unwrap_or_else(|| Error::Backend("redis-server did not start".into())))
     }
 
-    async fn try_start(bin: &Path, cfg: &RedisConfig) -> Result<RedisProcess, Error> {
+    async fn try_start(
+        bin: &Path,
+        cfg: &RedisConfig,
+        extra: &[String],
+    ) -> Result<RedisProcess, Error> {
         let port = free_port()?;
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(WRAPPER).arg(bin);
         cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"]);
+        cmd.args(extra);
         cmd.args(["--save", "", "--daemonize", "no", "--loglevel", "warning"]);
         match &cfg.data_dir {
             Some(dir) => {

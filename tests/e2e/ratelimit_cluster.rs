@@ -1,0 +1,136 @@
+//! upstash-ratelimit on a real Redis Cluster (three private redis-servers, every slot
+//! covered; see `upstash_local::testing::redis_cluster`) through the `redis` crate's cluster
+//! connection (feature `resp-cluster`).
+//!
+//! With hash-tagged keys every key of an identifier shares one slot, so every algorithm works
+//! and decides exactly as on one server. Without them, multi-key scripts span slots: a batch of
+//! fixed-window decisions is refused with `CROSSSLOT` before it runs, and the store falls back
+//! to single runs for good.
+#![allow(clippy::unwrap_used)]
+
+use upstash_local::testing;
+use upstash_ratelimit::redis;
+use upstash_ratelimit::{Algorithm, ManualClock, MemoryStore, Ratelimit, RespStore, Store};
+
+use crate::ratelimit_common as common;
+
+type ClusterStore = RespStore<redis::cluster_async::ClusterConnection>;
+
+async fn cluster_store() -> ClusterStore {
+    let client = redis::cluster::ClusterClient::new(testing::redis_cluster().urls()).unwrap();
+    RespStore::new(client.get_async_connection().await.unwrap())
+}
+
+#[tokio::test]
+async fn hash_tagged_keys_decide_on_a_cluster_as_on_one_server() {
+    let store = cluster_store().await;
+    let start = common::scenario_start();
+    for algo in [
+        Algorithm::fixed_window(5, "1 h").unwrap(),
+        Algorithm::sliding_window(5, "1 h").unwrap(),
+        Algorithm::token_bucket(2, "1 h", 5).unwrap(),
+        Algorithm::cached_fixed_window(5, "1 h").unwrap(),
+    ] {
+        let clock = ManualClock::new(start);
+        let prefix = testing::prefix("rl-cluster");
+        let build = |s: std::sync::Arc<dyn Store>| {
+            Ratelimit::builder(s, algo)
+                .prefix(&prefix)
+                .ephemeral_cache(matches!(algo, Algorithm::CachedFixedWindow { .. }))
+                .hash_tagged_keys(true)
+                .clock(clock.clone())
+                .build()
+                .unwrap()
+        };
+        let memory = std::sync::Arc::new(MemoryStore::with_clock(clock.clone()));
+        let expected = common::run_scenario(&build(memory), &clock, start).await;
+        let cluster = std::sync::Arc::new(store.clone());
+        let got = common::run_scenario(&build(cluster), &clock, start).await;
+        assert_eq!(got, expected, "{algo:?}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_calls_admit_exactly_the_limit_on_a_cluster() {
+    let store = cluster_store().await;
+    let prefix = testing::prefix("rl-cluster-conc");
+    for (i, algo) in [
+        Algorithm::fixed_window(20, "1 h").unwrap(),
+        Algorithm::sliding_window(20, "1 h").unwrap(),
+        Algorithm::token_bucket(1, "1 h", 20).unwrap(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let rl = Ratelimit::builder(store.clone(), algo)
+            .prefix(format!("{prefix}:{i}"))
+            .hash_tagged_keys(true)
+            .timeout(None)
+            .build()
+            .unwrap();
+        // 30 identifiers (their slots spread over the three nodes), 50 calls each, at once.
+        let tasks: Vec<_> = (0..1500)
+            .map(|n| {
+                let rl = rl.clone();
+                tokio::spawn(async move {
+                    let id = format!("user-{}", n % 30);
+                    (n % 30, rl.limit(&id).await.unwrap().success)
+                })
+            })
+            .collect();
+        let mut admitted = [0usize; 30];
+        for t in tasks {
+            let (id, ok) = t.await.unwrap();
+            admitted[id] += usize::from(ok);
+        }
+        assert_eq!(admitted, [20; 30], "{algo:?}");
+    }
+}
+
+#[tokio::test]
+async fn untagged_batches_fall_back_to_single_runs_on_a_cluster() {
+    let store = cluster_store().await;
+    assert!(store.batches());
+    let rl = Ratelimit::builder(store.clone(), Algorithm::fixed_window(5, "1 h").unwrap())
+        .prefix(testing::prefix("rl-cluster-untagged"))
+        .timeout(None)
+        .build()
+        .unwrap();
+    // Rounds of concurrent calls on 40 identifiers until one batch spanned slots (the first
+    // round almost surely does); every identifier must still admit exactly 5.
+    let mut admitted = [0usize; 40];
+    for _ in 0..4 {
+        let tasks: Vec<_> = (0..200)
+            .map(|n| {
+                let rl = rl.clone();
+                tokio::spawn(async move {
+                    let id = format!("user-{}", n % 40);
+                    (n % 40, rl.limit(&id).await.unwrap().success)
+                })
+            })
+            .collect();
+        for t in tasks {
+            let (id, ok) = t.await.unwrap();
+            admitted[id] += usize::from(ok);
+        }
+        if !store.batches() {
+            break;
+        }
+    }
+    assert!(
+        !store.batches(),
+        "a batch over several slots was refused and batching turned off"
+    );
+    assert!(rl.metrics().batched > 0, "batches were tried first");
+    assert_eq!(admitted, [5; 40], "each round brings 5 calls per identifier");
+    // Further calls go one by one and stay exact: every identifier is now at its limit.
+    let tasks: Vec<_> = (0..80)
+        .map(|n| {
+            let rl = rl.clone();
+            tokio::spawn(async move { rl.limit(&format!("user-{}", n % 40)).await.unwrap() })
+        })
+        .collect();
+    for t in tasks {
+        assert!(!t.await.unwrap().success);
+    }
+}
