@@ -122,7 +122,10 @@ async fn untagged_batches_fall_back_to_single_runs_on_a_cluster() {
         "a batch over several slots was refused and batching turned off"
     );
     assert!(rl.metrics().batched > 0, "batches were tried first");
-    assert_eq!(admitted, [5; 40], "each round brings 5 calls per identifier");
+    assert_eq!(
+        admitted, [5; 40],
+        "each round brings 5 calls per identifier"
+    );
     // Further calls go one by one and stay exact: every identifier is now at its limit.
     let tasks: Vec<_> = (0..80)
         .map(|n| {
