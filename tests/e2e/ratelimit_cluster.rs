@@ -65,6 +65,7 @@ async fn concurrent_calls_admit_exactly_the_limit_on_a_cluster() {
         let rl = Ratelimit::builder(store.clone(), algo)
             .prefix(format!("{prefix}:{i}"))
             .hash_tagged_keys(true)
+            .clock(ManualClock::new(common::scenario_start()))
             .timeout(None)
             .build()
             .unwrap();
@@ -93,6 +94,7 @@ async fn untagged_batches_fall_back_to_single_runs_on_a_cluster() {
     assert!(store.batches());
     let rl = Ratelimit::builder(store.clone(), Algorithm::fixed_window(5, "1 h").unwrap())
         .prefix(testing::prefix("rl-cluster-untagged"))
+        .clock(ManualClock::new(common::scenario_start()))
         .timeout(None)
         .build()
         .unwrap();

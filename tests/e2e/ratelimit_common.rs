@@ -78,9 +78,11 @@ pub async fn thousand_concurrent_calls_admit_exactly_100(
     .into_iter()
     .enumerate()
     {
-        // One prefix per algorithm: fixed and sliding window would share keys otherwise.
+        // One prefix per algorithm: fixed and sliding window would share keys otherwise. A
+        // fixed clock: no window may turn during the run.
         let rl = Ratelimit::builder(store.clone(), algo)
             .prefix(format!("{prefix}:{i}"))
+            .clock(ManualClock::new(scenario_start()))
             .timeout(None)
             .build()
             .unwrap();

@@ -117,8 +117,9 @@ struct Inner {
     client: reqwest::Client,
     base: String,
     /// `base` parsed once: each request only sets its path and query on a copy, instead of
-    /// parsing the whole URL (scheme, host, IDNA) again.
-    root: url::Url,
+    /// parsing the whole URL (scheme, host, IDNA) again. `None` when the base carries a query
+    /// or fragment, where only parsing base and path together gives the old meaning.
+    root: Option<url::Url>,
     /// The base URL's path without a trailing `/` (`""` for a bare host).
     root_path: String,
     auth: Option<HeaderValue>,
@@ -217,7 +218,7 @@ impl TransportBuilder {
             inner: Arc::new(Inner {
                 client,
                 base,
-                root: url,
+                root: (url.query().is_none() && url.fragment().is_none()).then_some(url),
                 root_path,
                 auth,
                 retry: self.retry,
@@ -305,24 +306,34 @@ impl Transport {
         }
     }
 
-    /// The URL of a request: the base URL with `path` (and its query, if any) appended.
-    fn request_url(&self, path: &str) -> url::Url {
+    /// The URL of a request: the base URL with `path` (and its query, if any) appended,
+    /// without parsing the base again. `None` where that shortcut could differ from parsing
+    /// `base + path` as one string (spaces or control characters, which the parser trims at
+    /// the ends and encodes inside, or a `#`): the caller then parses the whole string.
+    fn request_url(&self, path: &str) -> Option<url::Url> {
+        if path.bytes().any(|b| b <= b' ' || b == b'#' || b == 0x7f) {
+            return None;
+        }
         let (path, query) = match path.split_once('?') {
             Some((path, query)) => (path, Some(query)),
             None => (path, None),
         };
-        let mut url = self.inner.root.clone();
+        let mut url = self.inner.root.clone()?;
         url.set_path(&format!("{}{path}", self.inner.root_path));
         url.set_query(query);
-        url
+        Some(url)
     }
 
     fn prepare(&self, req: &Request, attempt: u32) -> reqwest::RequestBuilder {
-        let url = self.request_url(&req.path);
-        let mut builder = self
-            .inner
-            .client
-            .request(req.method.clone(), url)
+        let client = &self.inner.client;
+        let builder = match self.request_url(&req.path) {
+            Some(url) => client.request(req.method.clone(), url),
+            None => client.request(
+                req.method.clone(),
+                format!("{}{}", self.inner.base, req.path),
+            ),
+        };
+        let mut builder = builder
             .headers(self.inner.fixed_headers.clone())
             .headers(req.headers.clone());
         if let Some(auth) = &self.inner.auth {
@@ -449,6 +460,7 @@ mod tests {
             "https://eu1-x.upstash.io/",
             "https://proxy.example/upstash/v1",
             "https://proxy.example/upstash/v1/",
+            "https://proxy.example/upstash?tenant=1",
         ];
         let paths = [
             "",
@@ -460,6 +472,12 @@ mod tests {
             "/v2/publish/https%3A%2F%2Fexample.com%2Fa%3Fb%3Dc",
             "/v2/messages?cursor=1&count=2",
             "/query-data/ns?x=%C3%A9",
+            // QStash destinations travel raw in the path.
+            "/v2/publish/https://example.com/a?b=c&d=%20",
+            "/v2/publish/https://example.com/x ",
+            "/v2/publish/https://example.com/a b?x=1 ",
+            "/v2/publish/https://example.com/a#frag",
+            "/v2/publish/https://example.com/\ttab",
         ];
         for base in bases {
             let Ok(t) = Transport::builder(base, Auth::None).build() else {
@@ -470,7 +488,10 @@ mod tests {
                 let Ok(expected) = url::Url::parse(&whole) else {
                     panic!("parse {whole}")
                 };
-                assert_eq!(t.request_url(path), expected, "{base} + {path}");
+                let plain = !base.contains('?') && !path.contains([' ', '\t', '#']);
+                assert_eq!(t.request_url(path).is_some(), plain, "{base} + {path}");
+                let got = t.request_url(path).or_else(|| url::Url::parse(&whole).ok());
+                assert_eq!(got, Some(expected), "{base} + {path}");
             }
         }
     }

@@ -150,22 +150,38 @@ async fn start_cluster() -> ClusterStart {
     use crate::redis::resp::Value;
     use crate::redis::spawn::{free_port, RedisProcess};
 
+    // `--cluster-port` and `CLUSTER ADDSLOTSRANGE` came with Redis 7.0.
+    let version = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()?;
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    let major = version
+        .split("v=")
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse::<u32>().ok());
+    if major.is_none_or(|m| m < 7) {
+        return Err(crate::Error::Backend(format!(
+            "the test cluster needs redis-server 7.0 or later; found: {}",
+            version.trim()
+        )));
+    }
     let dir = std::env::temp_dir().join(format!("upstash-cluster-{:016x}", fastrand::u64(..)));
     std::fs::create_dir_all(&dir)?;
     let mut nodes = Vec::new();
-    let mut bus_ports = Vec::new();
     for i in 0..3 {
-        let bus = free_port()?;
-        let extra = [
-            "--cluster-enabled".to_owned(),
-            "yes".to_owned(),
-            "--cluster-port".to_owned(),
-            bus.to_string(),
-            "--cluster-config-file".to_owned(),
-            dir.join(format!("nodes-{i}.conf")).display().to_string(),
-        ];
+        let conf = dir.join(format!("nodes-{i}.conf")).display().to_string();
+        let extra = || {
+            Ok(vec![
+                "--cluster-enabled".to_owned(),
+                "yes".to_owned(),
+                "--cluster-port".to_owned(),
+                free_port()?.to_string(),
+                "--cluster-config-file".to_owned(),
+                conf.clone(),
+            ])
+        };
         nodes.push(RedisProcess::start_with(&crate::config::RedisConfig::default(), &extra).await?);
-        bus_ports.push(bus);
     }
     let ports: Vec<u16> = nodes.iter().map(|n| n.port).collect();
     let creds = Credentials {
@@ -183,6 +199,23 @@ async fn start_cluster() -> ClusterStart {
                 .await
                 .map_err(|e| crate::Error::Backend(e.0))?,
         );
+    }
+    let mut bus_ports = Vec::new();
+    for conn in &mut conns {
+        let reply = cluster_call(
+            conn,
+            vec!["CONFIG".into(), "GET".into(), "cluster-port".into()],
+        );
+        let port = match reply.await? {
+            Value::Array(items) => items.into_iter().nth(1).and_then(|v| match v {
+                Value::Bulk(b) => String::from_utf8_lossy(&b).parse::<u16>().ok(),
+                _ => None,
+            }),
+            _ => None,
+        };
+        bus_ports.push(port.ok_or_else(|| {
+            crate::Error::Backend("a test cluster node did not report its cluster-port".into())
+        })?);
     }
     let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
     for (conn, (from, to)) in conns.iter_mut().zip(ranges) {

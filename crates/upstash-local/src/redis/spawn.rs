@@ -52,13 +52,14 @@ pub(crate) fn free_port() -> Result<u16, Error> {
 impl RedisProcess {
     /// Starts redis-server on a free loopback port and waits until it answers PING.
     pub(crate) async fn start(cfg: &RedisConfig) -> Result<RedisProcess, Error> {
-        Self::start_with(cfg, &[]).await
+        Self::start_with(cfg, &|| Ok(Vec::new())).await
     }
 
-    /// [`RedisProcess::start`] with further `redis-server` arguments (test clusters).
+    /// [`RedisProcess::start`] with further `redis-server` arguments (test clusters), made
+    /// anew for each attempt (so a port they name is picked again on a retry).
     pub(crate) async fn start_with(
         cfg: &RedisConfig,
-        extra: &[String],
+        extra: &dyn Fn() -> Result<Vec<String>, Error>,
     ) -> Result<RedisProcess, Error> {
         let bin = find_binary(&cfg.redis_server).ok_or_else(|| {
             Error::RedisServerMissing(format!(
@@ -68,7 +69,7 @@ impl RedisProcess {
         })?;
         let mut last_err = None;
         for _ in 0..3 {
-            match Self::try_start(&bin, cfg, extra).await {
+            match Self::try_start(&bin, cfg, &extra()?).await {
                 Ok(p) => return Ok(p),
                 Err(e) => {
                     tracing::warn!(error = %e, "redis-server did not start, retrying");
