@@ -10,7 +10,7 @@
 
 use upstash_local::testing;
 use upstash_ratelimit::redis;
-use upstash_ratelimit::{Algorithm, ManualClock, MemoryStore, Ratelimit, RespStore, Store};
+use upstash_ratelimit::{Algorithm, ManualClock, Ratelimit, RespStore, Store};
 
 use crate::ratelimit_common as common;
 
@@ -24,29 +24,15 @@ async fn cluster_store() -> ClusterStore {
 #[tokio::test]
 async fn hash_tagged_keys_decide_on_a_cluster_as_on_one_server() {
     let store = cluster_store().await;
-    let start = common::scenario_start();
     for algo in [
         Algorithm::fixed_window(5, "1 h").unwrap(),
         Algorithm::sliding_window(5, "1 h").unwrap(),
         Algorithm::token_bucket(2, "1 h", 5).unwrap(),
         Algorithm::cached_fixed_window(5, "1 h").unwrap(),
     ] {
-        let clock = ManualClock::new(start);
         let prefix = testing::prefix("rl-cluster");
-        let build = |s: std::sync::Arc<dyn Store>| {
-            Ratelimit::builder(s, algo)
-                .prefix(&prefix)
-                .ephemeral_cache(matches!(algo, Algorithm::CachedFixedWindow { .. }))
-                .hash_tagged_keys(true)
-                .clock(clock.clone())
-                .build()
-                .unwrap()
-        };
-        let memory = std::sync::Arc::new(MemoryStore::with_clock(clock.clone()));
-        let expected = common::run_scenario(&build(memory), &clock, start).await;
-        let cluster = std::sync::Arc::new(store.clone());
-        let got = common::run_scenario(&build(cluster), &clock, start).await;
-        assert_eq!(got, expected, "{algo:?}");
+        common::scenario_matches_memory(std::sync::Arc::new(store.clone()), algo, true, &prefix)
+            .await;
     }
 }
 

@@ -4,7 +4,9 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use upstash_ratelimit::scripts::{self, LuaScript, ScriptKind};
-use upstash_ratelimit::{Algorithm, Call, LimitOptions, ManualClock, Ratelimit, Reply, Store};
+use upstash_ratelimit::{
+    Algorithm, Call, LimitOptions, ManualClock, MemoryStore, Ratelimit, Reply, Store,
+};
 
 /// Midnight UTC two days ago: a multiple of every window the scenarios use, in the near past
 /// (keys get real TTLs, and nothing expires by the server's clock during a test).
@@ -62,6 +64,31 @@ pub async fn run_scenario(
         }
     }
     out
+}
+
+/// [`SCENARIO`] decides on `store` exactly as on the in-memory store (the reference
+/// arithmetic), for `algo`, with hash-tagged keys or not, under key prefix `prefix`.
+pub async fn scenario_matches_memory(
+    store: std::sync::Arc<dyn Store>,
+    algo: Algorithm,
+    tagged: bool,
+    prefix: &str,
+) {
+    let start = scenario_start();
+    let clock = ManualClock::new(start);
+    let build = |s: std::sync::Arc<dyn Store>| {
+        Ratelimit::builder(s, algo)
+            .prefix(prefix)
+            .ephemeral_cache(matches!(algo, Algorithm::CachedFixedWindow { .. }))
+            .hash_tagged_keys(tagged)
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+    };
+    let memory = std::sync::Arc::new(MemoryStore::with_clock(clock.clone()));
+    let expected = run_scenario(&build(memory), &clock, start).await;
+    let got = run_scenario(&build(store), &clock, start).await;
+    assert_eq!(got, expected, "{algo:?} tagged={tagged}");
 }
 
 /// 1,000 concurrent `limit()` calls on one identifier with a limit of 100 admit exactly 100,

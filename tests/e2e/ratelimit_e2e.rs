@@ -19,7 +19,6 @@ use upstash_ratelimit::{
 use upstash_redis::Redis;
 
 use crate::ratelimit_common as common;
-use common::run_scenario;
 
 /// A multiple of every window used below, in the near past (keys get real TTLs).
 fn t0() -> i64 {
@@ -56,36 +55,13 @@ fn algorithms() -> Vec<Algorithm> {
 #[tokio::test]
 async fn scripts_agree_with_reference_arithmetic() {
     let stack = testing::shared();
-    let start = common::scenario_start();
     for algo in algorithms()
         .into_iter()
         .chain([Algorithm::cached_fixed_window(5, "1 h").unwrap()])
     {
-        let clock = ManualClock::new(start);
         let prefix = testing::prefix("rl-parity");
-        let cached = matches!(algo, Algorithm::CachedFixedWindow { .. });
-        let build = |store: Box<dyn FnOnce() -> Ratelimit>| store();
-        let mem = MemoryStore::with_clock(clock.clone());
-        let rl_mem = build(Box::new({
-            let (clock, prefix) = (clock.clone(), prefix.clone());
-            move || {
-                Ratelimit::builder(mem, algo)
-                    .prefix(prefix)
-                    .ephemeral_cache(cached)
-                    .clock(clock)
-                    .build()
-                    .unwrap()
-            }
-        }));
-        let rl_rest = Ratelimit::builder(client(stack), algo)
-            .prefix(&prefix)
-            .ephemeral_cache(cached)
-            .clock(clock.clone())
-            .build()
-            .unwrap();
-        let expected = run_scenario(&rl_mem, &clock, start).await;
-        let got = run_scenario(&rl_rest, &clock, start).await;
-        assert_eq!(got, expected, "{algo:?}");
+        let store = std::sync::Arc::new(client(stack));
+        common::scenario_matches_memory(store, algo, false, &prefix).await;
     }
 }
 

@@ -5,11 +5,8 @@
 use upstash_local::{testing, LocalStack};
 
 use crate::ratelimit_common as common;
-use common::run_scenario;
 use upstash_ratelimit::redis;
-use upstash_ratelimit::{
-    Algorithm, LimitOptions, ManualClock, MemoryStore, Ratelimit, Reason, RespStore,
-};
+use upstash_ratelimit::{Algorithm, LimitOptions, ManualClock, Ratelimit, Reason, RespStore};
 
 async fn resp(stack: &LocalStack) -> RespStore<redis::aio::MultiplexedConnection> {
     let client = redis::Client::open(stack.redis_tcp_url()).unwrap();
@@ -20,7 +17,6 @@ async fn resp(stack: &LocalStack) -> RespStore<redis::aio::MultiplexedConnection
 async fn scripts_agree_with_reference_arithmetic_over_resp() {
     let stack = testing::shared();
     let store = resp(stack).await;
-    let start = common::scenario_start();
     for tagged in [false, true] {
         for algo in [
             Algorithm::fixed_window(5, "1 h").unwrap(),
@@ -28,25 +24,9 @@ async fn scripts_agree_with_reference_arithmetic_over_resp() {
             Algorithm::token_bucket(2, "1 h", 5).unwrap(),
             Algorithm::cached_fixed_window(5, "1 h").unwrap(),
         ] {
-            let clock = ManualClock::new(start);
             let prefix = testing::prefix("rl-resp");
-            let build = |s: std::sync::Arc<dyn upstash_ratelimit::Store>| {
-                Ratelimit::builder(s, algo)
-                    .prefix(&prefix)
-                    .ephemeral_cache(matches!(algo, Algorithm::CachedFixedWindow { .. }))
-                    .hash_tagged_keys(tagged)
-                    .clock(clock.clone())
-                    .build()
-                    .unwrap()
-            };
-            let expected = run_scenario(
-                &build(std::sync::Arc::new(MemoryStore::with_clock(clock.clone()))),
-                &clock,
-                start,
-            )
-            .await;
-            let got = run_scenario(&build(std::sync::Arc::new(store.clone())), &clock, start).await;
-            assert_eq!(got, expected, "{algo:?} tagged={tagged}");
+            let store = std::sync::Arc::new(store.clone());
+            common::scenario_matches_memory(store, algo, tagged, &prefix).await;
         }
     }
 }
