@@ -250,7 +250,7 @@ impl Redis {
             command.write_json(&mut body, 0)?;
             Request::post_json("/", body)
         } else {
-            let (path, body) = command.to_path_style();
+            let (path, body) = command.to_path_style()?;
             let mut req = Request::new(Method::POST, path);
             req.body = body;
             req.headers.insert(

@@ -107,14 +107,24 @@ impl Command {
     /// The path-style form: arguments before the last binary one become percent-encoded path
     /// segments, that argument becomes the raw body, later arguments become query pairs
     /// (`?EX=100`, a lone trailing argument as `?NX`).
-    pub(crate) fn to_path_style(&self) -> (String, Bytes) {
+    ///
+    /// Fails when a path segment would be `.` or `..`: URL parsers resolve those (encoded as
+    /// `%2E` too), so the server would see another command.
+    pub(crate) fn to_path_style(&self) -> Result<(String, Bytes)> {
         let body_at = self
             .args
             .iter()
             .rposition(|a| std::str::from_utf8(a).is_err())
             .unwrap_or(self.args.len().saturating_sub(1));
         let mut path = String::new();
-        for arg in &self.args[..body_at] {
+        for (i, arg) in self.args[..body_at].iter().enumerate() {
+            if arg.as_ref() == b"." || arg.as_ref() == b".." {
+                return Err(Error::InvalidArgument(format!(
+                    "argument {i} of {} is `.` or `..`, which cannot travel as a URL path \
+                     segment; commands with a non-UTF-8 argument are sent path style",
+                    self.name()
+                )));
+            }
             path.push('/');
             path.extend(percent_encode(arg, SEGMENT));
         }
@@ -128,7 +138,7 @@ impl Command {
             }
         }
         let body = self.args.get(body_at).cloned().unwrap_or_default();
-        (path, body)
+        Ok((path, body))
     }
 }
 
@@ -333,9 +343,19 @@ mod tests {
             .arg("EX")
             .arg(100)
             .arg("NX");
-        let (path, body) = cmd.to_path_style();
+        let (path, body) = cmd.to_path_style().unwrap_or_default();
         assert_eq!(path, "/SET/a%2Fb%20c?EX=100&NX");
         assert_eq!(body.as_ref(), &[0u8, 0xff]);
+        // Dot segments would be resolved away by any URL parser: refused, not sent wrongly.
+        for key in [".", ".."] {
+            let cmd = Command::new("SET").arg(key).arg(vec![0u8, 0xff]);
+            assert!(matches!(
+                cmd.to_path_style(),
+                Err(Error::InvalidArgument(_))
+            ));
+        }
+        let cmd = Command::new("SET").arg("...").arg(vec![0u8, 0xff]);
+        assert_eq!(cmd.to_path_style().unwrap_or_default().0, "/SET/...");
     }
 
     #[test]
