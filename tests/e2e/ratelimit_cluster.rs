@@ -3,9 +3,9 @@
 //! connection (feature `resp-cluster`).
 //!
 //! With hash-tagged keys every key of an identifier shares one slot, so every algorithm works
-//! and decides exactly as on one server. Without them, multi-key scripts span slots: a batch of
-//! fixed-window decisions is refused with `CROSSSLOT` before it runs, and the store falls back
-//! to single runs for good.
+//! and decides exactly as on one server. Without them, a batch of fixed-window decisions on one
+//! identifier shares one slot and runs as a batch; one spanning several identifiers is refused
+//! with `CROSSSLOT` before it runs, and the store falls back to single runs for good.
 #![allow(clippy::unwrap_used)]
 
 use upstash_local::testing;
@@ -124,4 +124,30 @@ async fn untagged_batches_fall_back_to_single_runs_on_a_cluster() {
     for t in tasks {
         assert!(!t.await.unwrap().success);
     }
+}
+
+#[tokio::test]
+async fn a_batch_within_one_slot_runs_on_a_cluster() {
+    // One identifier, fixed window: every call of a batch has the same key, so the batch
+    // script runs on the node owning that slot and no CROSSSLOT arises.
+    let store = cluster_store().await;
+    let rl = Ratelimit::builder(store.clone(), Algorithm::fixed_window(100, "1 h").unwrap())
+        .prefix(testing::prefix("rl-cluster-one-slot"))
+        .clock(ManualClock::new(common::scenario_start()))
+        .timeout(None)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let rl = rl.clone();
+            tokio::spawn(async move { rl.limit("hot").await.unwrap().success })
+        })
+        .collect();
+    let mut admitted = 0;
+    for t in tasks {
+        admitted += usize::from(t.await.unwrap());
+    }
+    assert_eq!(admitted, 100);
+    assert!(rl.metrics().batched > 0, "decisions were batched");
+    assert!(store.batches(), "no batch was refused");
 }
