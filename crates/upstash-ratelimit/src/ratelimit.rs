@@ -891,12 +891,18 @@ impl Inner {
         }
     }
 
-    /// `[all, automatic IP list, status]` of the deny lists.
-    fn ip_list_keys(&self) -> Vec<String> {
-        let p = match self.keys {
+    /// The prefix of the deny-list keys: hash-tagged as a whole with hash-tagged keys, so
+    /// every deny-list key lands in one cluster slot.
+    fn deny_prefix(&self) -> String {
+        match self.keys {
             KeyStyle::Js => self.prefix.clone(),
             KeyStyle::HashTagged => format!("{{{}}}", self.prefix),
-        };
+        }
+    }
+
+    /// `[all, automatic IP list, status]` of the deny lists.
+    fn ip_list_keys(&self) -> Vec<String> {
+        let p = self.deny_prefix();
         vec![
             format!("{p}:denyList:all"),
             format!("{p}:denyList:ipDenyList"),
@@ -904,17 +910,10 @@ impl Inner {
         ]
     }
 
+    /// `[all, status]` of the deny lists, as the deny check reads them.
     fn deny_keys(&self) -> Vec<String> {
-        match self.keys {
-            KeyStyle::Js => vec![
-                format!("{}:denyList:all", self.prefix),
-                format!("{}:ipDenyListStatus", self.prefix),
-            ],
-            KeyStyle::HashTagged => vec![
-                format!("{{{}}}:denyList:all", self.prefix),
-                format!("{{{}}}:ipDenyListStatus", self.prefix),
-            ],
-        }
+        let p = self.deny_prefix();
+        vec![format!("{p}:denyList:all"), format!("{p}:ipDenyListStatus")]
     }
 }
 
