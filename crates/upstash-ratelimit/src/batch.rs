@@ -79,14 +79,17 @@ impl Flush<Item, Result<Reply>> for BatchFlush {
             .iter()
             .all(|((s, _), _)| Some(s.kind()) == script.map(|x| x.kind()));
         match script {
-            Some(script) if batch.len() > 1 && one_script => {
+            // `batches()` is read again here: decisions queued before a store stopped
+            // batching (a cluster refused a batch spanning slots) go one by one.
+            Some(script) if batch.len() > 1 && one_script && store.batches() => {
                 self.0.metrics.batched(batch.len());
                 let (calls, waiters): (Vec<Call>, Vec<_>) =
                     batch.into_iter().map(|((_, call), w)| (call, w)).unzip();
                 deliver(store.eval_batch(script, calls).await, waiters);
             }
             _ => {
-                // A lone decision (or, never in practice, mixed scripts): single runs.
+                // A lone decision, a store that stopped batching (or, never in practice,
+                // mixed scripts): single runs.
                 for ((script, call), waiter) in batch {
                     let _ = waiter.send(store.eval_ints(script, call.keys, &call.args).await);
                 }

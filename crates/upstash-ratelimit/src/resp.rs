@@ -223,10 +223,6 @@ where
         calls: Vec<Call>,
     ) -> BoxFuture<'a, Result<Vec<Result<Reply>>>> {
         Box::pin(async move {
-            if !self.batches() {
-                // Queued before a CROSSSLOT turned batching off.
-                return Ok(store::one_by_one(self, script, calls).await);
-            }
             // Kept for a cluster's CROSSSLOT refusal, after which the calls run one by one.
             let retry = calls.clone();
             let batch = store::run_batch(script, calls, |batch, keys, args| async move {
