@@ -120,8 +120,6 @@ struct Inner {
     /// parsing the whole URL (scheme, host, IDNA) again. `None` when the base carries a query
     /// or fragment, where only parsing base and path together gives the old meaning.
     root: Option<url::Url>,
-    /// The base URL's path without a trailing `/` (`""` for a bare host).
-    root_path: String,
     auth: Option<HeaderValue>,
     retry: RetryPolicy,
     timeout: Option<Duration>,
@@ -195,7 +193,6 @@ impl TransportBuilder {
     pub fn build(self) -> Result<Transport, Error> {
         let url = crate::env::base_url("base URL", &self.base)?;
         let base = url.as_str().trim_end_matches('/').to_owned();
-        let root_path = url.path().trim_end_matches('/').to_owned();
         let auth = self.auth.header_value()?;
         let client = match self.client {
             Some(client) => client,
@@ -219,7 +216,6 @@ impl TransportBuilder {
                 client,
                 base,
                 root: (url.query().is_none() && url.fragment().is_none()).then_some(url),
-                root_path,
                 auth,
                 retry: self.retry,
                 timeout: self.timeout,
@@ -318,8 +314,9 @@ impl Transport {
             Some((path, query)) => (path, Some(query)),
             None => (path, None),
         };
-        let mut url = self.inner.root.clone()?;
-        url.set_path(&format!("{}{path}", self.inner.root_path));
+        let root = self.inner.root.as_ref()?;
+        let mut url = root.clone();
+        url.set_path(&format!("{}{path}", root.path().trim_end_matches('/')));
         url.set_query(query);
         Some(url)
     }
