@@ -56,20 +56,7 @@ async fn concurrent_calls_admit_exactly_the_limit_on_a_cluster() {
             .build()
             .unwrap();
         // 30 identifiers (their slots spread over the three nodes), 50 calls each, at once.
-        let tasks: Vec<_> = (0..1500)
-            .map(|n| {
-                let rl = rl.clone();
-                tokio::spawn(async move {
-                    let id = format!("user-{}", n % 30);
-                    (n % 30, rl.limit(&id).await.unwrap().success)
-                })
-            })
-            .collect();
-        let mut admitted = [0usize; 30];
-        for t in tasks {
-            let (id, ok) = t.await.unwrap();
-            admitted[id] += usize::from(ok);
-        }
+        let admitted = common::admitted_per_id(&rl, 1500, 30).await;
         assert_eq!(admitted, [20; 30], "{algo:?}");
     }
 }
@@ -88,18 +75,11 @@ async fn untagged_batches_fall_back_to_single_runs_on_a_cluster() {
     // round almost surely does); every identifier must still admit exactly 5.
     let mut admitted = [0usize; 40];
     for _ in 0..4 {
-        let tasks: Vec<_> = (0..200)
-            .map(|n| {
-                let rl = rl.clone();
-                tokio::spawn(async move {
-                    let id = format!("user-{}", n % 40);
-                    (n % 40, rl.limit(&id).await.unwrap().success)
-                })
-            })
-            .collect();
-        for t in tasks {
-            let (id, ok) = t.await.unwrap();
-            admitted[id] += usize::from(ok);
+        for (total, round) in admitted
+            .iter_mut()
+            .zip(common::admitted_per_id(&rl, 200, 40).await)
+        {
+            *total += round;
         }
         if !store.batches() {
             break;
@@ -115,15 +95,7 @@ async fn untagged_batches_fall_back_to_single_runs_on_a_cluster() {
         "each round brings 5 calls per identifier"
     );
     // Further calls go one by one and stay exact: every identifier is now at its limit.
-    let tasks: Vec<_> = (0..80)
-        .map(|n| {
-            let rl = rl.clone();
-            tokio::spawn(async move { rl.limit(&format!("user-{}", n % 40)).await.unwrap() })
-        })
-        .collect();
-    for t in tasks {
-        assert!(!t.await.unwrap().success);
-    }
+    assert_eq!(common::admitted_per_id(&rl, 80, 40).await, [0; 40]);
 }
 
 #[tokio::test]
@@ -137,17 +109,7 @@ async fn a_batch_within_one_slot_runs_on_a_cluster() {
         .timeout(None)
         .build()
         .unwrap();
-    let tasks: Vec<_> = (0..1000)
-        .map(|_| {
-            let rl = rl.clone();
-            tokio::spawn(async move { rl.limit("hot").await.unwrap().success })
-        })
-        .collect();
-    let mut admitted = 0;
-    for t in tasks {
-        admitted += usize::from(t.await.unwrap());
-    }
-    assert_eq!(admitted, 100);
+    assert_eq!(common::admitted_per_id(&rl, 1000, 1).await, [100]);
     assert!(rl.metrics().batched > 0, "decisions were batched");
     assert!(store.batches(), "no batch was refused");
 }
