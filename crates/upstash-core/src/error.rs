@@ -26,9 +26,9 @@ pub enum Error {
         /// `false` when the request provably never reached the server (connect/DNS/TLS
         /// failure), so repeating it cannot apply it twice.
         maybe_sent: bool,
-        /// The underlying client error.
+        /// The underlying client or I/O error.
         #[source]
-        source: Option<reqwest::Error>,
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// No response arrived within the configured timeout; the server may still apply the request.
     #[error("request timed out after {0:?}")]

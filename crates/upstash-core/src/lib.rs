@@ -1,8 +1,9 @@
 //! Shared HTTP core of the Upstash Rust SDK.
 //!
 //! Every client crate of the family (`upstash-redis`, `upstash-qstash`, `upstash-vector`,
-//! `upstash-kafka`) talks HTTP through one [`Transport`]: a pooled `reqwest` client with rustls
-//! and keep-alive, an [`Auth`] scheme whose secrets never show in `Debug` output, a
+//! `upstash-kafka`) talks HTTP through one [`Transport`]: a lean pooled HTTP/1.1 client of its
+//! own for request/response exchanges (`reqwest` for streamed bodies, proxies and a caller's own
+//! client), rustls and keep-alive, an [`Auth`] scheme whose secrets never show in `Debug` output, a
 //! [`RetryPolicy`] that only repeats a request when doing so cannot apply it twice, telemetry
 //! headers with an opt-out, and a `tracing` span per request.
 //!
@@ -14,6 +15,7 @@ mod auth;
 pub mod coalesce;
 pub mod env;
 mod error;
+mod h1;
 mod options;
 mod retry;
 mod secret;

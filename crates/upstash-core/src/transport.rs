@@ -9,6 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION};
 use reqwest::{Method, StatusCode};
 use tracing::Instrument as _;
 
+use crate::h1::{ExchangeError, H1};
 use crate::{Auth, Error, RetryPolicy, Telemetry};
 
 /// One HTTP request, described so that it can be sent again on retry without cloning a body
@@ -115,6 +116,10 @@ pub struct Transport {
 
 struct Inner {
     client: reqwest::Client,
+    /// The lean HTTP/1.1 client sending every request whose body is not streamed (see
+    /// [`crate::h1`]); `None` when the transport was given a `reqwest::Client`, a proxy is set
+    /// in the environment, or the scheme is neither `http` nor `https`.
+    h1: Option<H1>,
     base: String,
     /// `base` parsed once: each request only sets its path and query on a copy, instead of
     /// parsing the whole URL (scheme, host, IDNA) again. `None` when the base carries a query
@@ -194,6 +199,10 @@ impl TransportBuilder {
         let url = crate::env::base_url("base URL", &self.base)?;
         let base = url.as_str().trim_end_matches('/').to_owned();
         let auth = self.auth.header_value()?;
+        let h1 = match (&self.client, proxy_in_env()) {
+            (None, false) => H1::for_url(&url, self.connect_timeout).map_err(Error::Config)?,
+            _ => None,
+        };
         let client = match self.client {
             Some(client) => client,
             None => reqwest::Client::builder()
@@ -214,6 +223,7 @@ impl TransportBuilder {
         Ok(Transport {
             inner: Arc::new(Inner {
                 client,
+                h1,
                 base,
                 root: (url.query().is_none() && url.fragment().is_none()).then_some(url),
                 auth,
@@ -321,6 +331,45 @@ impl Transport {
         Some(url)
     }
 
+    /// The URL of a request as `reqwest` would send it (`None` when it does not parse).
+    fn full_url(&self, path: &str) -> Option<url::Url> {
+        self.request_url(path)
+            .or_else(|| url::Url::parse(&format!("{}{}", self.inner.base, path)).ok())
+    }
+
+    /// One attempt through the lean client: the same headers as through `reqwest` (the fixed
+    /// ones, overridden per name by the request's own, then auth and the retry count).
+    async fn attempt_h1(
+        &self,
+        h1: &H1,
+        req: &Request,
+        url: &url::Url,
+        attempt: u32,
+    ) -> Result<Response, Error> {
+        let inner = &self.inner;
+        let retry_header = (attempt > 0 && inner.telemetry)
+            .then(|| HeaderValue::from(attempt))
+            .map(|v| (HeaderName::from_static("upstash-telemetry-retry"), v));
+        let headers = inner
+            .fixed_headers
+            .iter()
+            .filter(|(name, _)| !req.headers.contains_key(*name))
+            .chain(req.headers.iter())
+            .chain(inner.auth.iter().map(|v| (&AUTHORIZATION, v)))
+            .chain(retry_header.iter().map(|(n, v)| (n, v)))
+            .filter(|(name, _)| !is_framing(name));
+        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let out = h1
+            .exchange(&req.method, target, headers, &req.body)
+            .await
+            .map_err(map_exchange)?;
+        Ok(Response {
+            status: out.status,
+            headers: out.headers,
+            body: out.body,
+        })
+    }
+
     fn prepare(&self, req: &Request, attempt: u32) -> reqwest::RequestBuilder {
         let client = &self.inner.client;
         let builder = match self.request_url(&req.path) {
@@ -347,6 +396,17 @@ impl Transport {
 
     async fn attempt(&self, req: &Request, attempt: u32) -> Result<Response, Error> {
         let timeout = req.timeout.or(self.inner.timeout);
+        if let Some(h1) = &self.inner.h1 {
+            if let Some(url) = self.full_url(&req.path).filter(|u| h1.serves(u)) {
+                let exchange = self.attempt_h1(h1, req, &url, attempt);
+                return match timeout {
+                    Some(limit) => tokio::time::timeout(limit, exchange)
+                        .await
+                        .unwrap_or(Err(Error::Timeout(limit))),
+                    None => exchange.await,
+                };
+            }
+        }
         let builder = self.prepare(req, attempt);
         let exchange = async {
             let resp = builder.send().await.map_err(map_reqwest)?;
@@ -412,6 +472,35 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
+/// Headers the lean client writes itself, from the body and the URL.
+fn is_framing(name: &HeaderName) -> bool {
+    use reqwest::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+    [HOST, CONTENT_LENGTH, TRANSFER_ENCODING, CONNECTION].contains(name)
+}
+
+/// Whether requests would go through a proxy named in the environment (which `reqwest`
+/// honours and the lean client does not speak).
+fn proxy_in_env() -> bool {
+    [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
+fn map_exchange(e: ExchangeError) -> Error {
+    Error::Transport {
+        message: e.message.to_owned(),
+        maybe_sent: e.maybe_sent,
+        source: e.source.map(|s| Box::new(s) as _),
+    }
+}
+
 /// Converts a client error, deciding whether the request may have reached the server. The
 /// message drops the URL (which could carry a `?_token=`).
 fn map_reqwest(e: reqwest::Error) -> Error {
@@ -431,7 +520,7 @@ fn map_reqwest(e: reqwest::Error) -> Error {
     Error::Transport {
         message,
         maybe_sent: !not_sent,
-        source: Some(e),
+        source: Some(Box::new(e)),
     }
 }
 
