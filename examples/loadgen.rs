@@ -163,14 +163,14 @@ struct Workload {
 impl Workload {
     /// One operation on key number `k`. The extension point for new modes.
     async fn run_op(&self, k: u64) -> Result<(), BoxError> {
-        let key = format!("loadgen:{k}");
+        let key = || format!("loadgen:{k}");
         match self.mode {
             Mode::Get => {
-                let _: Option<bytes::Bytes> = self.redis.get(&key).await?;
+                let _: Option<bytes::Bytes> = self.redis.get(key()).await?;
             }
-            Mode::Set => self.redis.set(&key, self.value.as_str()).await?,
+            Mode::Set => self.redis.set(key(), self.value.as_str()).await?,
             Mode::Incr => {
-                let _: i64 = self.redis.incr(&key).await?;
+                let _: i64 = self.redis.incr(key()).await?;
             }
             Mode::Ratelimit => {
                 // `ratelimit.limit(id)` with identifier `user:<k>` (see the header).

@@ -39,6 +39,8 @@ const MAX_HEADERS: usize = 100;
 const MAX_HEAD: usize = 64 * 1024;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
+/// A request buffer grown past this by a large body is dropped rather than kept for reuse.
+const MAX_KEPT_BUFFER: usize = 1 << 20;
 
 /// Why an exchange failed, and whether the server may have seen the request.
 #[derive(Debug)]
@@ -196,12 +198,15 @@ impl H1 {
         headers: impl Iterator<Item = (&'h HeaderName, &'h HeaderValue)>,
         body: &[u8],
     ) -> Result<Exchanged, ExchangeError> {
-        let request = self.encode(method, target, headers, body);
         let head_only = *method == Method::HEAD;
         let (mut conn, reused) = match self.checkout() {
             Some(conn) => (conn, true),
             None => (self.connect().await?, false),
         };
+        // Written into the connection's own buffer, kept from one request to the next.
+        let mut request = std::mem::take(&mut conn.wbuf);
+        request.clear();
+        self.encode(&mut request, method, target, headers, body);
         if let Err(e) = conn.io.write_all(&request).await {
             if !reused {
                 return Err(ExchangeError::sent("request failed", Some(e)));
@@ -214,6 +219,9 @@ impl H1 {
                 .await
                 .map_err(|e| ExchangeError::sent("request failed", Some(e)))?;
         }
+        if request.capacity() <= MAX_KEPT_BUFFER {
+            conn.wbuf = request;
+        }
         let (response, keep_alive) = conn.read_response(head_only).await?;
         if keep_alive && conn.buf.is_empty() {
             self.checkin(conn);
@@ -223,12 +231,13 @@ impl H1 {
 
     fn encode<'h>(
         &self,
+        out: &mut Vec<u8>,
         method: &Method,
         target: &str,
         headers: impl Iterator<Item = (&'h HeaderName, &'h HeaderValue)>,
         body: &[u8],
-    ) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256 + body.len());
+    ) {
+        out.reserve(256 + body.len());
         out.extend_from_slice(method.as_str().as_bytes());
         out.push(b' ');
         out.extend_from_slice(target.as_bytes());
@@ -253,7 +262,6 @@ impl H1 {
         }
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
-        out
     }
 
     /// The most recently used idle connection still open, if any.
@@ -294,6 +302,7 @@ impl H1 {
             Ok(Conn {
                 io,
                 buf: BytesMut::with_capacity(READ_CHUNK),
+                wbuf: Vec::new(),
             })
         };
         match tokio::time::timeout(self.connect_timeout, open).await {
@@ -361,10 +370,12 @@ impl AsyncWrite for Io {
     }
 }
 
-/// One open connection and the bytes read from it but not yet used.
+/// One open connection, the bytes read from it but not yet used, and the buffer its
+/// requests are written into.
 struct Conn {
     io: Io,
     buf: BytesMut,
+    wbuf: Vec<u8>,
 }
 
 /// How the response body is delimited.

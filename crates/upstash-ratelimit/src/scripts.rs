@@ -784,7 +784,9 @@ impl BatchShape {
         let mut values = items.into_iter();
         Ok((0..calls)
             .map(|_| {
-                let mine: Vec<Reply> = values.by_ref().take(self.values_per_call).collect();
+                // Room for the limit too: one allocation per call.
+                let mut mine = Vec::with_capacity(self.values_per_call + 1);
+                mine.extend(values.by_ref().take(self.values_per_call));
                 match mine.first() {
                     Some(Reply::Bytes(text)) => {
                         Err(Error::Store(String::from_utf8_lossy(text).into_owned()))

@@ -245,9 +245,7 @@ impl Redis {
     /// Sends one command on its own request: `POST /` with a JSON body, or path style when an
     /// argument is not UTF-8.
     pub(crate) async fn send_single(&self, command: &Command) -> Result<Value> {
-        let mut req = if command.is_json_safe() {
-            let mut body = Vec::with_capacity(64);
-            command.write_json(&mut body, 0)?;
+        let mut req = if let Some(body) = command.to_json() {
             Request::post_json("/", body)
         } else {
             let (path, body) = command.to_path_style()?;
