@@ -64,6 +64,39 @@ async fn issue_in_order<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
 // ---------------------------------------------------------------------------------------------
 // Pipelines and transactions
 
+/// A client built on the caller's own `reqwest::Client` sends through it (not the transport's
+/// own HTTP/1.1 client): single commands, binary values (path style), pipelines and
+/// transactions all work there too.
+#[tokio::test]
+async fn a_callers_reqwest_client_carries_every_kind_of_request() {
+    let stack = shared();
+    let http = upstash_core::http::HttpClient::builder()
+        .build()
+        .expect("reqwest client");
+    let redis = builder(stack).http_client(http).build().expect("client");
+    let p = testing::prefix("reqwest");
+    let (key, bin, n) = (format!("{p}key"), format!("{p}bin"), format!("{p}n"));
+    redis.set(&key, "v1").await.expect("set");
+    let got: Option<String> = redis.get(&key).await.expect("get");
+    assert_eq!(got.as_deref(), Some("v1"));
+    let binary = vec![0u8, 159, 146, 150, 255];
+    redis
+        .set(&bin, binary.as_slice())
+        .await
+        .expect("binary set");
+    let back: Option<Vec<u8>> = redis.get(&bin).await.expect("binary get");
+    assert_eq!(back, Some(binary));
+    let mut pipe = redis.pipeline();
+    pipe.incr(&n);
+    pipe.incr(&n);
+    let (a, b): (i64, i64) = pipe.exec().await.expect("pipeline");
+    assert_eq!((a, b), (1, 2));
+    let mut tx = redis.multi();
+    tx.incr(&n);
+    let (c,): (i64,) = tx.exec().await.expect("transaction");
+    assert_eq!(c, 3);
+}
+
 #[tokio::test]
 async fn pipeline_decodes_typed_results_and_reports_item_errors() {
     let stack = shared();

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::LazyLock;
 
+use bytes::{Bytes, BytesMut};
 use futures_util::future::BoxFuture;
 use upstash_redis::{Command, Redis, Script, Value};
 
@@ -52,6 +53,29 @@ pub(crate) fn from_value(value: Value) -> Reply {
     }
 }
 
+/// Keys and integer arguments written into one buffer and handed to the command as slices of
+/// it: one allocation for a decision (or a whole batch) instead of one per key and number.
+fn packed(keys: &[String], args: &[i64]) -> (Vec<Bytes>, Vec<Bytes>) {
+    let size = keys.iter().map(String::len).sum::<usize>() + args.len() * 20;
+    let mut arena = BytesMut::with_capacity(size);
+    let keys = keys
+        .iter()
+        .map(|k| {
+            arena.extend_from_slice(k.as_bytes());
+            arena.split().freeze()
+        })
+        .collect();
+    let mut digits = itoa::Buffer::new();
+    let args = args
+        .iter()
+        .map(|&n| {
+            arena.extend_from_slice(digits.format(n).as_bytes());
+            arena.split().freeze()
+        })
+        .collect();
+    (keys, args)
+}
+
 /// Upstash REST store with an explicit script flavour.
 ///
 /// A plain [`Redis`] is a [`Store`] too: it starts with the flagged scripts (what Upstash
@@ -86,12 +110,12 @@ enum Route {
     Alone,
 }
 
-async fn eval_rest<A: upstash_redis::ToArgs + ?Sized>(
+async fn eval_rest<K: upstash_redis::ToArgs + ?Sized, A: upstash_redis::ToArgs + ?Sized>(
     redis: &Redis,
     script: &'static LuaScript,
     flagged: bool,
     route: Route,
-    keys: &[String],
+    keys: &K,
     args: &A,
 ) -> Result<Reply> {
     let Some(s) = rest_script(script.kind(), flagged) else {
@@ -117,11 +141,11 @@ async fn command_rest(redis: &Redis, args: Vec<String>) -> Result<Reply> {
 }
 
 /// [`eval_rest`] with the process-wide flavour, switching to the flag-less scripts once.
-async fn eval_auto<A: upstash_redis::ToArgs + ?Sized>(
+async fn eval_auto<K: upstash_redis::ToArgs + ?Sized, A: upstash_redis::ToArgs + ?Sized>(
     redis: &Redis,
     script: &'static LuaScript,
     route: Route,
-    keys: &[String],
+    keys: &K,
     args: &A,
 ) -> Result<Reply> {
     let flagged = !PLAIN_ONLY.load(Ordering::Relaxed);
@@ -172,11 +196,11 @@ impl RestBacked for RestStore {
 }
 
 /// Runs `script` in the store's flavour.
-async fn eval_in<A: upstash_redis::ToArgs + ?Sized>(
+async fn eval_in<K: upstash_redis::ToArgs + ?Sized, A: upstash_redis::ToArgs + ?Sized>(
     store: &impl RestBacked,
     script: &'static LuaScript,
     route: Route,
-    keys: &[String],
+    keys: &K,
     args: &A,
 ) -> Result<Reply> {
     match store.flavour() {
@@ -199,6 +223,7 @@ impl<T: RestBacked> Store for T {
             script,
             calls,
             move |batch, keys, args| async move {
+                let (keys, args) = packed(&keys, &args);
                 eval_in(self, batch, Route::Alone, &keys, &args).await
             },
         ))
@@ -219,7 +244,7 @@ impl<T: RestBacked> Store for T {
         keys: Vec<String>,
         args: &[i64],
     ) -> BoxFuture<'a, Result<Reply>> {
-        let args = args.to_vec();
+        let (keys, args) = packed(&keys, args);
         Box::pin(async move { eval_in(self, script, Route::AutoPipeline, &keys, &args).await })
     }
 
