@@ -641,6 +641,8 @@ mod tests {
         close: bool,
         /// Write the answer one byte at a time.
         trickle: bool,
+        /// Never answer (the connection stays open).
+        hang: bool,
     }
 
     fn reply(bytes: &str) -> Reply {
@@ -648,6 +650,7 @@ mod tests {
             bytes: bytes.as_bytes().to_vec(),
             close: false,
             trickle: false,
+            hang: false,
         }
     }
 
@@ -693,6 +696,9 @@ mod tests {
             let Some(r) = replies.lock().expect("lock").pop_front() else {
                 return;
             };
+            if r.hang {
+                std::future::pending::<()>().await;
+            }
             if r.trickle {
                 for b in &r.bytes {
                     if s.write_all(&[*b]).await.is_err() {
@@ -961,6 +967,71 @@ mod tests {
         assert_eq!(e.message, "the server sent an invalid HTTP response");
         let e = post(&client(&f), "").await.err().expect("short");
         assert_eq!(e.message, "the connection closed before the response ended");
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_exchange_never_lends_its_connection_out() {
+        let mut hang = reply("");
+        hang.hang = true;
+        let f = fixture(
+            vec![
+                hang,
+                reply("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfresh"),
+            ],
+            None,
+        )
+        .await;
+        let h1 = client(&f);
+        // A caller's timeout drops the exchange midway, as the transport's does.
+        let late = tokio::time::timeout(Duration::from_millis(100), post(&h1, "[1]")).await;
+        assert!(late.is_err(), "the server never answers");
+        // The next request must not read the first one's answer off that connection.
+        assert_eq!(&post(&h1, "[2]").await.expect("fresh").body[..], b"fresh");
+        assert_eq!(f.connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_exchanges_each_get_their_own_answer() {
+        // An echo server: every response carries its request's body back.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    while let Some(raw) = read_request(&mut tcp, &mut buf).await {
+                        let body = raw.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if tcp.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let url = url::Url::parse(&format!("http://127.0.0.1:{port}")).expect("url");
+        let h1 = Arc::new(H1::with_tls(&url, Duration::from_secs(5), None).expect("client"));
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let h1 = Arc::clone(&h1);
+                tokio::spawn(async move {
+                    for round in 0..5 {
+                        let body = format!("[{i},{round}]");
+                        let got = post(&h1, &body).await.expect("exchange");
+                        assert_eq!(&got.body[..], body.as_bytes());
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("task");
+        }
+        // Connections went back to the pool and were reused (at most one per caller).
+        let idle = h1.idle.lock().map(|i| i.len()).unwrap_or(0);
+        assert!((1..=200).contains(&idle), "{idle} idle connections");
     }
 
     #[test]
