@@ -407,8 +407,13 @@ struct StatsProbe {
 
 impl StatsProbe {
     fn new(base: &str, token: &str) -> Self {
+        // No idle connection kept: the probe must not occupy a server thread during the run.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap_or_default();
         Self {
-            http: reqwest::Client::new(),
+            http,
             url: format!("{}/_local/stats", base.trim_end_matches('/')),
             token: token.to_owned(),
         }

@@ -46,6 +46,8 @@ pub struct Credentials {
 /// One RESP2 connection.
 #[derive(Debug)]
 pub struct Conn {
+    /// The thread that opened it.
+    home: std::thread::ThreadId,
     stream: TcpStream,
     rbuf: BytesMut,
     wbuf: BytesMut,
@@ -62,6 +64,7 @@ impl Conn {
             .set_nodelay(true)
             .map_err(|e| BackendError::io("nodelay", &e))?;
         let mut conn = Conn {
+            home: std::thread::current().id(),
             stream,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             wbuf: BytesMut::with_capacity(1024),
@@ -197,7 +200,20 @@ impl Pool {
             .acquire_owned()
             .await
             .map_err(|_| BackendError("ERR connection pool closed".into()))?;
-        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        // A socket is watched by the runtime that opened it. On a current-thread runtime (the
+        // REST service runs one per thread) only this thread's connections are taken, so no
+        // reply has to cross threads; a multi-thread runtime's workers share one driver.
+        let own_thread_only = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        let me = std::thread::current().id();
+        let idle = self.idle.lock().ok().and_then(|mut v| {
+            let at = if own_thread_only {
+                v.iter().rposition(|c| c.home == me)?
+            } else {
+                v.len().checked_sub(1)?
+            };
+            Some(v.swap_remove(at))
+        });
         let conn = match idle {
             Some(c) => c,
             None => Conn::connect(&self.addr, &self.creds).await?,

@@ -37,6 +37,15 @@ const READONLY_RULES: &[&str] = &[
     "+fcall_ro",
 ];
 
+/// Threads serving the REST endpoint: one per core, at most four (one redis-server behind
+/// them is the limit beyond that).
+fn http_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+}
+
 /// A running Redis REST service.
 #[derive(Debug)]
 pub(crate) struct RedisService {
@@ -214,8 +223,14 @@ impl RedisService {
             max_body: rc.max_request_bytes,
             max_pipeline: rc.max_pipeline_commands,
         });
-        let (listener, rest_addr) = crate::serve::bind(&config.server.host, rc.port).await?;
-        let http = HttpServer::spawn(listener, server::router(state), "redis");
+        let (http, rest_addr) = HttpServer::spawn_per_thread(
+            &config.server.host,
+            rc.port,
+            server::router(state),
+            "redis",
+            http_threads(),
+        )
+        .await?;
         tracing::info!(url = %format!("http://{rest_addr}"), "redis REST service listening");
         Ok(RedisService {
             rest_addr,
