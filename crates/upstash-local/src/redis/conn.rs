@@ -263,13 +263,17 @@ impl Drop for PooledConn {
         if !self.clean {
             return;
         }
-        if let Some(conn) = self.conn.take() {
-            if let Ok(mut v) = self.pool.idle.lock() {
-                if v.len() < self.pool.size && conn.rbuf.is_empty() {
-                    v.push(conn);
-                }
-            }
+        let Some(conn) = self.conn.take() else { return };
+        if !conn.rbuf.is_empty() {
+            return;
         }
+        let home = conn.home;
+        let evicted = match self.pool.idle.lock() {
+            Ok(mut v) => keep_idle(&mut v, conn, self.pool.size, |c| c.home != home),
+            Err(_) => None,
+        };
+        // Closed outside the lock.
+        drop(evicted);
     }
 }
 
@@ -346,9 +350,58 @@ pub fn build_redis_url(host_port: &str, user: &str, pass: &str) -> String {
     format!("redis://{}:{}@{host_port}", enc(user), enc(pass))
 }
 
+/// Puts `conn` back among at most `cap` idle connections. When they are full, the oldest one
+/// `foreign` picks out (another thread's) makes room and is returned to be closed: a thread
+/// that went quiet must not leave the busy ones opening a connection per request. With no
+/// such one, `conn` itself is returned.
+fn keep_idle<T>(idle: &mut Vec<T>, conn: T, cap: usize, foreign: impl Fn(&T) -> bool) -> Option<T> {
+    if idle.len() < cap {
+        idle.push(conn);
+        return None;
+    }
+    match idle.iter().position(foreign) {
+        Some(at) => {
+            let evicted = idle.remove(at);
+            idle.push(conn);
+            Some(evicted)
+        }
+        None => Some(conn),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_idle_list_gives_way_to_the_returning_thread() {
+        // (thread, id) pairs; cap 3.
+        let mut idle = vec![("a", 1), ("a", 2)];
+        assert_eq!(keep_idle(&mut idle, ("b", 3), 3, |c| c.0 != "b"), None);
+        // Full: b's next connection evicts a's oldest.
+        assert_eq!(
+            keep_idle(&mut idle, ("b", 4), 3, |c| c.0 != "b"),
+            Some(("a", 1))
+        );
+        assert_eq!(idle, vec![("a", 2), ("b", 3), ("b", 4)]);
+        // Full of b's own and a's: a evicts b's oldest.
+        assert_eq!(
+            keep_idle(&mut idle, ("a", 5), 3, |c| c.0 != "a"),
+            Some(("b", 3))
+        );
+        // One of a's remains: it goes.
+        assert_eq!(
+            keep_idle(&mut idle, ("b", 6), 3, |c| c.0 != "b"),
+            Some(("a", 2))
+        );
+        // Full of b only: b's extra connection is the one closed.
+        let mut only_b = vec![("b", 1), ("b", 2)];
+        assert_eq!(
+            keep_idle(&mut only_b, ("b", 3), 2, |c| c.0 != "b"),
+            Some(("b", 3))
+        );
+        assert_eq!(only_b, vec![("b", 1), ("b", 2)]);
+    }
 
     #[test]
     fn parses_urls() {
