@@ -69,6 +69,11 @@ impl ExchangeError {
             source,
         }
     }
+
+    /// The server closed the connection before the response was complete.
+    fn closed_early() -> Self {
+        Self::sent("the connection closed before the response ended", None)
+    }
 }
 
 /// A response read in full.
@@ -407,8 +412,6 @@ impl Conn {
 
     /// Reads one response; also says whether the connection can be reused.
     async fn read_response(&mut self, head_only: bool) -> Result<(Exchanged, bool), ExchangeError> {
-        let closed_early =
-            || ExchangeError::sent("the connection closed before the response ended", None);
         let (status, headers, keep_alive) = loop {
             let parsed = {
                 let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -444,7 +447,7 @@ impl Conn {
                 }
                 None => {
                     if !self.fill().await? {
-                        return Err(closed_early());
+                        return Err(ExchangeError::closed_early());
                     }
                 }
             }
@@ -455,7 +458,7 @@ impl Conn {
             Framing::Length(n) => {
                 while self.buf.len() < n {
                     if !self.fill().await? {
-                        return Err(closed_early());
+                        return Err(ExchangeError::closed_early());
                     }
                 }
                 (self.buf.split_to(n).freeze(), keep_alive)
@@ -479,8 +482,6 @@ impl Conn {
     /// A chunked body, decoded; trailers are read and dropped.
     async fn read_chunked(&mut self) -> Result<Bytes, ExchangeError> {
         let invalid = || ExchangeError::sent("the server sent an invalid chunked body", None);
-        let closed_early =
-            || ExchangeError::sent("the connection closed before the response ended", None);
         let mut body = BytesMut::new();
         loop {
             let size = loop {
@@ -494,7 +495,7 @@ impl Conn {
                             return Err(invalid());
                         }
                         if !self.fill().await? {
-                            return Err(closed_early());
+                            return Err(ExchangeError::closed_early());
                         }
                     }
                     Err(_) => return Err(invalid()),
@@ -506,7 +507,7 @@ impl Conn {
             let needed = size.checked_add(2).ok_or_else(invalid)?;
             while self.buf.len() < needed {
                 if !self.fill().await? {
-                    return Err(closed_early());
+                    return Err(ExchangeError::closed_early());
                 }
             }
             body.extend_from_slice(&self.buf[..size]);
@@ -528,7 +529,7 @@ impl Conn {
                         return Err(invalid());
                     }
                     if !self.fill().await? {
-                        return Err(closed_early());
+                        return Err(ExchangeError::closed_early());
                     }
                 }
             }

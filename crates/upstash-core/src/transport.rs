@@ -395,21 +395,17 @@ impl Transport {
     }
 
     async fn attempt(&self, req: &Request, attempt: u32) -> Result<Response, Error> {
-        let timeout = req.timeout.or(self.inner.timeout);
-        if let Some(h1) = &self.inner.h1 {
-            if let Some(url) = self.full_url(&req.path).filter(|u| h1.serves(u)) {
-                let exchange = self.attempt_h1(h1, req, &url, attempt);
-                return match timeout {
-                    Some(limit) => tokio::time::timeout(limit, exchange)
-                        .await
-                        .unwrap_or(Err(Error::Timeout(limit))),
-                    None => exchange.await,
-                };
-            }
-        }
-        let builder = self.prepare(req, attempt);
         let exchange = async {
-            let resp = builder.send().await.map_err(map_reqwest)?;
+            if let Some(h1) = &self.inner.h1 {
+                if let Some(url) = self.full_url(&req.path).filter(|u| h1.serves(u)) {
+                    return self.attempt_h1(h1, req, &url, attempt).await;
+                }
+            }
+            let resp = self
+                .prepare(req, attempt)
+                .send()
+                .await
+                .map_err(map_reqwest)?;
             let status = resp.status();
             let headers = resp.headers().clone();
             let body = resp.bytes().await.map_err(map_reqwest)?;
@@ -419,12 +415,7 @@ impl Transport {
                 body,
             })
         };
-        match timeout {
-            Some(limit) => tokio::time::timeout(limit, exchange)
-                .await
-                .unwrap_or(Err(Error::Timeout(limit))),
-            None => exchange.await,
-        }
+        within(req.timeout.or(self.inner.timeout), exchange).await
     }
 
     /// Sends a request whose response body is a long-lived stream (Server-Sent Events). Only
@@ -437,13 +428,8 @@ impl Transport {
         let mut attempt = 0;
         loop {
             let builder = self.prepare(req, attempt);
-            let sent = match req.timeout.or(self.inner.timeout) {
-                Some(limit) => match tokio::time::timeout(limit, builder.send()).await {
-                    Ok(sent) => sent.map_err(map_reqwest),
-                    Err(_) => Err(Error::Timeout(limit)),
-                },
-                None => builder.send().await.map_err(map_reqwest),
-            };
+            let send = async { builder.send().await.map_err(map_reqwest) };
+            let sent = within(req.timeout.or(self.inner.timeout), send).await;
             match sent {
                 Ok(resp) => {
                     let status = resp.status();
@@ -470,6 +456,19 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
+}
+
+/// `exchange`, given at most `limit` (none: as long as it takes).
+async fn within<T>(
+    limit: Option<Duration>,
+    exchange: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, exchange)
+            .await
+            .unwrap_or(Err(Error::Timeout(limit))),
+        None => exchange.await,
+    }
 }
 
 /// Headers the lean client writes itself, from the body and the URL.

@@ -85,19 +85,12 @@ impl Command {
     }
 
     /// The command as a JSON array of strings, or `None` when an argument is not UTF-8 (it
-    /// must then travel path style): one pass, each argument checked as it is written, into
-    /// a buffer sized up front.
+    /// must then travel path style): [`Command::write_json`] into a buffer sized up front,
+    /// each argument checked once, as it is written.
     pub(crate) fn to_json(&self) -> Option<Vec<u8>> {
         let size = self.args.iter().map(|a| a.len() + 3).sum::<usize>() + 2;
         let mut out = Vec::with_capacity(size);
-        out.push(b'[');
-        for (i, arg) in self.args.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_json_string(&mut out, std::str::from_utf8(arg).ok()?);
-        }
-        out.push(b']');
+        self.write_json(&mut out, 0).ok()?;
         Some(out)
     }
 
